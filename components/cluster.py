@@ -1,0 +1,167 @@
+"""WoveBatchCluster: everything Wove's `aws_batch` executor needs, in one component."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Union
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from .compute import create_compute_environment
+from .iam import create_roles, execution_policy_document
+from .image import create_images
+from .job_definitions import create_job_definition
+from .network import resolve_network
+from .queues import create_job_queue
+from .scope import Scope
+from .spec import WoveBatchClusterArgs
+from .topology import cluster_architectures, definition_architecture, definition_platform, platform_of_environment
+from .topology import wove_environments as effective_wove_environments
+from .validation import require_valid
+from .wove_config import render_wove_environments
+
+TYPE_TOKEN = "wove:index:WoveBatchCluster"
+
+
+class WoveBatchCluster(pulumi.ComponentResource):
+    """An AWS Batch cluster for Wove tasks.
+
+    `args` is a WoveBatchClusterArgs or the plain mapping stack config holds; it is validated
+    in full first, and a ClusterSpecError listing every problem is raised before any resource
+    is registered.
+    """
+
+    job_queues: pulumi.Output[dict[str, str]]
+    job_definitions: pulumi.Output[dict[str, str]]
+    compute_environments: pulumi.Output[dict[str, str]]
+    images: pulumi.Output[dict[str, str]]
+    repository_url: pulumi.Output[Optional[str]]
+    region: pulumi.Output[str]
+    wove_environments: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self,
+        name: str,
+        args: Union[WoveBatchClusterArgs, Mapping[str, Any]],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        spec = require_valid(args, name)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        scope = Scope(name=name, parent=self, tags=dict(spec.tags))
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+
+        platforms = {platform_of_environment(ce) for ce in spec.compute_environments.values()}
+        roles = create_roles(
+            scope,
+            needs_instances="EC2" in platforms,
+            needs_spot_fleet=any(
+                ce.type == "SPOT" and ce.allocation_strategy in (None, "BEST_FIT")
+                for ce in spec.compute_environments.values()
+            ),
+        )
+        network = resolve_network(scope, spec.network)
+        architectures = sorted(
+            cluster_architectures(spec)
+            | {definition_architecture(spec, jd) for jd in spec.job_definitions.values()}
+        )
+        images = create_images(scope, spec.image, architectures)
+        execution_policy = self._execution_policy(scope, spec, roles.execution_role, images.repository, invoke)
+
+        environments = {
+            ce_name: create_compute_environment(scope, ce_name, ce, roles, network)
+            for ce_name, ce in spec.compute_environments.items()
+        }
+        queues = {
+            queue_name: create_job_queue(scope, queue_name, queue, environments)
+            for queue_name, queue in spec.job_queues.items()
+        }
+        definitions = {
+            jd_name: create_job_definition(
+                scope,
+                jd_name,
+                jd,
+                image=images.uris[definition_architecture(spec, jd)],
+                roles=roles,
+                platform=definition_platform(spec, jd_name),
+                architecture=definition_architecture(spec, jd),
+                assign_public_ip=network.uses_default_vpc,
+                depends_on=[execution_policy] if execution_policy is not None else [],
+            )
+            for jd_name, jd in spec.job_definitions.items()
+        }
+
+        token: Optional[pulumi.Output[str]] = None
+        if spec.callback is not None:
+            # Generated once and kept in state; marked secret here as well as by the provider,
+            # so every output carrying it (wove_environments) is encrypted in state.
+            token = pulumi.Output.secret(
+                random.RandomPassword(scope.child("callback-token"), length=32, special=False, opts=scope.opts()).result
+            )
+
+        self.region = aws.get_region_output(opts=invoke).region
+        self.job_queues = _names(queues)
+        self.job_definitions = _names(definitions)
+        self.compute_environments = pulumi.Output.all(**{k: v.arn for k, v in environments.items()})
+        self.images = pulumi.Output.all(**images.uris)
+        self.repository_url = images.repository.repository_url if images.repository else pulumi.Output.from_input(None)
+        wove_envs = effective_wove_environments(spec)
+        self.wove_environments = pulumi.Output.all(self.job_queues, self.job_definitions, self.region, token).apply(
+            lambda values: render_wove_environments(
+                wove_envs,
+                queue_names=values[0],
+                definition_names=values[1],
+                region=values[2],
+                callback=spec.callback,
+                token=values[3],
+            )
+        )
+        self.register_outputs(
+            {
+                "job_queues": self.job_queues,
+                "job_definitions": self.job_definitions,
+                "compute_environments": self.compute_environments,
+                "images": self.images,
+                "repository_url": self.repository_url,
+                "region": self.region,
+                "wove_environments": self.wove_environments,
+            }
+        )
+
+    @staticmethod
+    def _execution_policy(
+        scope: Scope,
+        spec: WoveBatchClusterArgs,
+        execution_role: aws.iam.Role,
+        repository: Optional[aws.ecr.Repository],
+        invoke: pulumi.InvokeOutputOptions,
+    ) -> Optional[aws.iam.RolePolicy]:
+        """The execution role's only permissions: pull this repository, read these secrets."""
+        sources = sorted({s for jd in spec.job_definitions.values() for s in jd.secrets.values()})
+        if repository is None and not sources:
+            return None
+        identity = aws.get_caller_identity_output(opts=invoke)
+        region = aws.get_region_output(opts=invoke).region
+        repository_arn = repository.arn if repository is not None else None
+        document = pulumi.Output.all(repository_arn, identity.account_id, region).apply(
+            lambda values: execution_policy_document(
+                values[0], [_secret_arn(s, region=values[2], account=values[1]) for s in sources]
+            )
+        )
+        return aws.iam.RolePolicy(
+            scope.child("execution-role-policy"),
+            role=execution_role.name,
+            policy=document,
+            opts=scope.opts(),
+        )
+
+
+def _names(resources: Mapping[str, Any]) -> pulumi.Output[dict[str, str]]:
+    return pulumi.Output.all(**{key: resource.name for key, resource in resources.items()})
+
+
+def _secret_arn(source: str, *, region: str, account: str) -> str:
+    """An SSM parameter name as the ARN IAM needs; ARNs as they are."""
+    if source.startswith("arn:"):
+        return source
+    return f"arn:aws:ssm:{region}:{account}:parameter/{source.lstrip('/')}"

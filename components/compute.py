@@ -1,0 +1,81 @@
+"""Managed compute environments: EC2 and SPOT instance pools, FARGATE and FARGATE_SPOT."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from .architecture import is_gpu_type
+from .iam import ClusterRoles
+from .network import ClusterNetwork
+from .scope import Scope
+from .spec import ComputeEnvironmentArgs
+from .topology import platform_of_environment
+
+# Batch moves desiredVcpus between min and max as the queue demands; diffing it would make
+# every `pulumi up` after scaling try to set it back (terraform-provider-aws #8549).
+IGNORED_AFTER_CREATION = ["computeResources.desiredVcpus"]
+
+
+def image_type(ce: ComputeEnvironmentArgs) -> str:
+    """Amazon Linux 2023 ECS AMI (AL2 support ended), the NVIDIA variant for GPU families."""
+    return "ECS_AL2023_NVIDIA" if any(is_gpu_type(t) for t in ce.instance_types) else "ECS_AL2023"
+
+
+def create_compute_environment(
+    scope: Scope,
+    name: str,
+    ce: ComputeEnvironmentArgs,
+    roles: ClusterRoles,
+    network: ClusterNetwork,
+) -> aws.batch.ComputeEnvironment:
+    resources = _compute_resources(scope, name, ce, roles, network)
+    return aws.batch.ComputeEnvironment(
+        scope.child("ce", name),
+        type="MANAGED",
+        state=ce.state,
+        compute_resources=resources,
+        tags=scope.tagged(),
+        opts=scope.opts(
+            depends_on=roles.attachments,
+            ignore_changes=IGNORED_AFTER_CREATION if platform_of_environment(ce) == "EC2" else None,
+        ),
+    )
+
+
+def _compute_resources(
+    scope: Scope, name: str, ce: ComputeEnvironmentArgs, roles: ClusterRoles, network: ClusterNetwork
+) -> aws.batch.ComputeEnvironmentComputeResourcesArgs:
+    if platform_of_environment(ce) == "FARGATE":
+        return aws.batch.ComputeEnvironmentComputeResourcesArgs(
+            type=ce.type,
+            max_vcpus=ce.max_vcpus,
+            subnets=network.subnet_ids,
+            security_group_ids=network.security_group_ids,
+        )
+    assert roles.instance_profile is not None
+    spot_fleet_role: Optional[pulumi.Output[str]] = None
+    if ce.type == "SPOT" and ce.allocation_strategy in (None, "BEST_FIT"):
+        assert roles.spot_fleet_role is not None
+        spot_fleet_role = roles.spot_fleet_role.arn
+    return aws.batch.ComputeEnvironmentComputeResourcesArgs(
+        type=ce.type,
+        instance_types=list(ce.instance_types),
+        min_vcpus=ce.min_vcpus,
+        max_vcpus=ce.max_vcpus,
+        desired_vcpus=ce.desired_vcpus,
+        allocation_strategy=ce.allocation_strategy,
+        bid_percentage=ce.bid_percentage,
+        spot_iam_fleet_role=spot_fleet_role,
+        instance_role=roles.instance_profile.arn,
+        subnets=network.subnet_ids,
+        security_group_ids=network.security_group_ids,
+        ec2_configurations=[
+            aws.batch.ComputeEnvironmentComputeResourcesEc2ConfigurationArgs(
+                image_type=image_type(ce), image_id_override=ce.ami_id
+            )
+        ],
+        tags=scope.tagged(**{"wove-batch:compute-environment": name}),
+    )

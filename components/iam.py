@@ -1,0 +1,126 @@
+"""IAM roles of the cluster, each with only what its principal needs.
+
+- instance role + profile: the ECS agent on EC2/SPOT instances (AWS's managed policy for it);
+- Spot fleet role: only when a SPOT environment uses BEST_FIT (AWS requires one there);
+- execution role: pulls the worker image from this cluster's repository (Fargate) and reads
+  the job definitions' secrets; nothing else;
+- job role: what the task code runs as; no permissions unless the stack grants them.
+Batch itself uses its service-linked role, which AWS creates on first use.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from .scope import Scope
+
+ECS_INSTANCE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+SPOT_FLEET_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2SpotFleetTaggingRole"
+
+
+def assume_role_policy(service: str) -> str:
+    """Trust policy letting one AWS service assume the role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+@dataclass
+class ClusterRoles:
+    instance_profile: Optional[aws.iam.InstanceProfile]
+    spot_fleet_role: Optional[aws.iam.Role]
+    execution_role: aws.iam.Role
+    job_role: aws.iam.Role
+    # Compute environments depend on these, so that Batch never sees a role without its policy.
+    attachments: list[pulumi.Resource]
+
+
+def create_roles(scope: Scope, needs_instances: bool, needs_spot_fleet: bool) -> ClusterRoles:
+    attachments: list[pulumi.Resource] = []
+    instance_profile = None
+    if needs_instances:
+        instance_role = aws.iam.Role(
+            scope.child("instance-role"),
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+            description="ECS agent on the wove-batch cluster's EC2/SPOT instances",
+            tags=scope.tagged(),
+            opts=scope.opts(),
+        )
+        attachments.append(
+            aws.iam.RolePolicyAttachment(
+                scope.child("instance-role-ecs"),
+                role=instance_role.name,
+                policy_arn=ECS_INSTANCE_POLICY,
+                opts=scope.opts(),
+            )
+        )
+        instance_profile = aws.iam.InstanceProfile(
+            scope.child("instance-profile"), role=instance_role.name, tags=scope.tagged(), opts=scope.opts()
+        )
+    spot_fleet_role = None
+    if needs_spot_fleet:
+        spot_fleet_role = aws.iam.Role(
+            scope.child("spot-fleet-role"),
+            assume_role_policy=assume_role_policy("spotfleet.amazonaws.com"),
+            description="Spot fleet requests of the wove-batch cluster's SPOT environments",
+            tags=scope.tagged(),
+            opts=scope.opts(),
+        )
+        attachments.append(
+            aws.iam.RolePolicyAttachment(
+                scope.child("spot-fleet-role-tagging"),
+                role=spot_fleet_role.name,
+                policy_arn=SPOT_FLEET_POLICY,
+                opts=scope.opts(),
+            )
+        )
+    execution_role = aws.iam.Role(
+        scope.child("execution-role"),
+        assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+        description="Pulls the wove-batch worker image and reads its jobs' secrets",
+        tags=scope.tagged(),
+        opts=scope.opts(),
+    )
+    job_role = aws.iam.Role(
+        scope.child("job-role"),
+        assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+        description="What Wove tasks on the wove-batch cluster run as",
+        tags=scope.tagged(),
+        opts=scope.opts(),
+    )
+    return ClusterRoles(instance_profile, spot_fleet_role, execution_role, job_role, attachments)
+
+
+def execution_policy_document(repository_arn: Optional[str], secret_arns: list[str]) -> str:
+    """What the execution role may do: pull from this repository, read exactly these secrets."""
+    statements: list[dict] = []
+    if repository_arn is not None:
+        statements += [
+            # GetAuthorizationToken is account-wide: AWS accepts no resource but "*" for it.
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "PullWorkerImage",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": repository_arn,
+            },
+        ]
+    secrets_manager = sorted(a for a in secret_arns if ":secretsmanager:" in a)
+    parameters = sorted(a for a in secret_arns if ":ssm:" in a)
+    if secrets_manager:
+        statements.append(
+            {"Sid": "ReadJobSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secrets_manager}
+        )
+    if parameters:
+        statements.append(
+            {"Sid": "ReadJobParameters", "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameters}
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

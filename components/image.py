@@ -1,0 +1,89 @@
+"""The worker image: an ECR repository and one build per CPU architecture the cluster uses.
+
+Job definitions reference each image by digest (`repo@sha256:...`), so a rebuilt image
+registers a new job definition revision instead of changing what a running job pulls."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+
+from .architecture import Architecture
+from .scope import Scope
+from .spec import ImageArgs
+
+DOCKER_PLATFORMS: dict[str, str] = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+# Untagged images (replaced builds) kept for rollbacks and for jobs still pinned to them.
+UNTAGGED_IMAGES_KEPT = 10
+
+
+def lifecycle_policy() -> str:
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Keep the {UNTAGGED_IMAGES_KEPT} most recent untagged worker images",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": UNTAGGED_IMAGES_KEPT,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
+
+
+@dataclass
+class WorkerImages:
+    repository: Optional[aws.ecr.Repository]
+    # architecture -> image reference (digest URI, or the prebuilt URI)
+    uris: dict[str, pulumi.Output[str]]
+
+
+def create_images(scope: Scope, image: ImageArgs, architectures: list[Architecture]) -> WorkerImages:
+    if image.uri is not None:
+        return WorkerImages(None, {arch: pulumi.Output.from_input(image.uri) for arch in architectures})
+    repository = aws.ecr.Repository(
+        scope.child("worker"),
+        image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+        image_tag_mutability="MUTABLE",
+        tags=scope.tagged(),
+        opts=scope.opts(),
+    )
+    aws.ecr.LifecyclePolicy(
+        scope.child("worker-lifecycle"),
+        repository=repository.name,
+        policy=lifecycle_policy(),
+        opts=scope.opts(),
+    )
+    token = aws.ecr.get_authorization_token_output(
+        registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=scope.parent)
+    )
+    uris: dict[str, pulumi.Output[str]] = {}
+    for arch in architectures:
+        built = docker.Image(
+            scope.child("worker", arch),
+            build=docker.DockerBuildArgs(
+                context=image.context,
+                dockerfile=f"{image.context}/Dockerfile",
+                platform=DOCKER_PLATFORMS[arch],
+                args={"PYTHON_VERSION": image.python_version},
+            ),
+            image_name=repository.repository_url.apply(lambda url, arch=arch: f"{url}:{arch}"),
+            registry=docker.RegistryArgs(
+                server=repository.repository_url,
+                username=token.user_name,
+                password=pulumi.Output.secret(token.password),
+            ),
+            opts=scope.opts(),
+        )
+        uris[arch] = built.repo_digest
+    return WorkerImages(repository, uris)

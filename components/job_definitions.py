@@ -1,0 +1,97 @@
+"""Container job definitions that run the worker image with Wove's worker command."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from .iam import ClusterRoles
+from .scope import Scope
+from .spec import JobDefinitionArgs
+
+CPU_ARCHITECTURES = {"x86_64": "X86_64", "arm64": "ARM64"}
+
+
+def container_properties(
+    jd: JobDefinitionArgs,
+    *,
+    image: str,
+    job_role_arn: str,
+    execution_role_arn: str,
+    platform: str,
+    architecture: str,
+    assign_public_ip: bool,
+) -> str:
+    """The containerProperties JSON Batch takes, with stable key order (no spurious diffs)."""
+    requirements = [
+        {"type": "VCPU", "value": _number(jd.vcpus)},
+        {"type": "MEMORY", "value": str(jd.memory)},
+    ]
+    if jd.gpus:
+        requirements.append({"type": "GPU", "value": str(jd.gpus)})
+    properties: dict[str, Any] = {
+        "image": image,
+        "command": list(jd.command),
+        "jobRoleArn": job_role_arn,
+        "executionRoleArn": execution_role_arn,
+        "resourceRequirements": requirements,
+        "environment": [{"name": k, "value": v} for k, v in sorted(jd.environment.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(jd.secrets.items())],
+    }
+    if platform == "FARGATE":
+        properties["networkConfiguration"] = {"assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED"}
+        properties["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
+        properties["runtimePlatform"] = {
+            "operatingSystemFamily": "LINUX",
+            "cpuArchitecture": CPU_ARCHITECTURES[architecture],
+        }
+    return json.dumps(properties)
+
+
+def create_job_definition(
+    scope: Scope,
+    name: str,
+    jd: JobDefinitionArgs,
+    *,
+    image: pulumi.Output[str],
+    roles: ClusterRoles,
+    platform: str,
+    architecture: str,
+    assign_public_ip: bool,
+    depends_on: list[pulumi.Resource],
+) -> aws.batch.JobDefinition:
+    properties = pulumi.Output.all(image, roles.job_role.arn, roles.execution_role.arn).apply(
+        lambda values: container_properties(
+            jd,
+            image=values[0],
+            job_role_arn=values[1],
+            execution_role_arn=values[2],
+            platform=platform,
+            architecture=architecture,
+            assign_public_ip=assign_public_ip,
+        )
+    )
+    retry: Optional[aws.batch.JobDefinitionRetryStrategyArgs] = None
+    if jd.retry_attempts is not None:
+        retry = aws.batch.JobDefinitionRetryStrategyArgs(attempts=jd.retry_attempts)
+    timeout: Optional[aws.batch.JobDefinitionTimeoutArgs] = None
+    if jd.timeout_seconds is not None:
+        timeout = aws.batch.JobDefinitionTimeoutArgs(attempt_duration_seconds=jd.timeout_seconds)
+    return aws.batch.JobDefinition(
+        scope.child("jobdef", name),
+        type="container",
+        platform_capabilities=[platform],
+        container_properties=properties,
+        retry_strategy=retry,
+        timeout=timeout,
+        propagate_tags=True,
+        tags=scope.tagged(),
+        opts=scope.opts(depends_on=depends_on),
+    )
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -1,0 +1,80 @@
+"""AWS Batch limits the validator enforces, each with the AWS document it comes from.
+
+Kept in one place so that a change in AWS's limits is a one-line change here.
+"""
+
+from __future__ import annotations
+
+# Names of compute environments, job queues and job definitions: "up to 128 letters
+# (uppercase and lowercase), numbers, hyphens, and underscores".
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateComputeEnvironment.html
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_RegisterJobDefinition.html
+BATCH_NAME_MAX = 128
+BATCH_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+
+# Pulumi auto-names a resource "<logical name>-<7 random hex>": 8 characters of suffix.
+# https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming
+AUTONAME_SUFFIX_LEN = 8
+
+# IAM role names: at most 64 characters.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+IAM_ROLE_NAME_MAX = 64
+
+# A job queue takes 1 to 3 compute environments, all of one kind (EC2/SPOT or
+# FARGATE/FARGATE_SPOT) and one CPU architecture.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html
+QUEUE_MAX_COMPUTE_ENVIRONMENTS = 3
+
+# Job retry strategy: 1 to 10 attempts, at most 5 evaluateOnExit rules.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html
+RETRY_ATTEMPTS_MIN = 1
+RETRY_ATTEMPTS_MAX = 10
+EVALUATE_ON_EXIT_MAX = 5
+
+# Job timeout: attemptDurationSeconds is at least 60.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_JobTimeout.html
+TIMEOUT_SECONDS_MIN = 60
+
+# EC2 jobs: at least 1 vCPU (whole numbers) and at least 4 MiB of memory.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html
+EC2_VCPUS_MIN = 1
+EC2_MEMORY_MIN_MIB = 4
+
+# Fargate: memory (MiB) allowed for each vCPU value.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html
+FARGATE_MEMORY_BY_VCPU: dict[float, tuple[int, ...]] = {
+    0.25: (512, 1024, 2048),
+    0.5: tuple(range(1024, 4096 + 1, 1024)),
+    1.0: tuple(range(2048, 8192 + 1, 1024)),
+    2.0: tuple(range(4096, 16384 + 1, 1024)),
+    4.0: tuple(range(8192, 30720 + 1, 1024)),
+    8.0: tuple(range(16384, 61440 + 1, 4096)),
+    16.0: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+# Spot bid percentage of the On-Demand price.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ComputeResource.html
+BID_PERCENTAGE_MIN = 1
+BID_PERCENTAGE_MAX = 100
+
+# Allocation strategies by compute environment type (none on Fargate).
+# https://docs.aws.amazon.com/batch/latest/userguide/allocation-strategies.html
+ALLOCATION_STRATEGIES: dict[str, tuple[str, ...]] = {
+    "EC2": ("BEST_FIT", "BEST_FIT_PROGRESSIVE"),
+    "SPOT": ("BEST_FIT", "BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"),
+    "FARGATE": (),
+    "FARGATE_SPOT": (),
+}
+
+# SPOT environments need a Spot fleet role with BEST_FIT, which is also the default strategy.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ComputeResource.html (spotIamFleetRole)
+SPOT_FLEET_ROLE_STRATEGIES = ("BEST_FIT", None)
+
+# SubmitJob request body: at most 30 KiB, container overrides included.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_SubmitJob.html
+SUBMIT_JOB_MAX_BYTES = 30 * 1024
+
+# DescribeJobs takes at most 100 job ids a call.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_DescribeJobs.html
+DESCRIBE_JOBS_MAX_IDS = 100

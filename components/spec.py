@@ -1,0 +1,282 @@
+"""Typed arguments of a WoveBatchCluster, and their parsing from stack config.
+
+Each argument is a frozen dataclass whose fields carry their default and a one-line doc.
+`parse_cluster_args` turns the plain mapping under `wove-batch:cluster` (or one built in
+Python) into these dataclasses, collecting every shape error instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Optional, Union
+
+from .errors import SpecError
+
+ComputeEnvironmentType = Literal["EC2", "SPOT", "FARGATE", "FARGATE_SPOT"]
+State = Literal["ENABLED", "DISABLED"]
+AllocationStrategy = Literal[
+    "BEST_FIT", "BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"
+]
+CpuArchitecture = Literal["x86_64", "arm64"]
+
+WOVE_WORKER_COMMAND: tuple[str, ...] = ("python", "-m", "wove.backend_worker")
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    """A dataclass field with its documentation kept in metadata (for the README reference)."""
+    return field(metadata={"doc": text}, **kwargs)
+
+
+def default_python_version() -> str:
+    """The deploying interpreter's major.minor: cloudpickle needs the worker to match it."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    """Where the compute environments run. Default: the region's default VPC and its subnets."""
+
+    vpc_id: Optional[str] = _doc("VPC of the security group. Default: the subnets' VPC, or the default VPC.", default=None)
+    subnet_ids: tuple[str, ...] = _doc("Subnets of the compute environments. Default: all subnets of the VPC.", default=())
+    security_group_ids: tuple[str, ...] = _doc(
+        "Security groups of the instances. Default: one egress-only group is created.", default=()
+    )
+
+
+@dataclass(frozen=True)
+class ImageArgs:
+    """The worker image: built from `context` and pushed to ECR, or a prebuilt `uri`."""
+
+    context: str = _doc("Build context, relative to the project directory.", default="worker_image")
+    python_version: str = _doc(
+        "Python major.minor of the image; must match the submitting process.", default_factory=default_python_version
+    )
+    uri: Optional[str] = _doc("Prebuilt image (multi-architecture if the cluster has both); no build then.", default=None)
+
+
+@dataclass(frozen=True)
+class ComputeEnvironmentArgs:
+    """One managed compute environment."""
+
+    type: ComputeEnvironmentType = _doc("EC2, SPOT, FARGATE or FARGATE_SPOT.")
+    max_vcpus: int = _doc("Most vCPUs the environment scales to (>= 1).")
+    instance_types: tuple[str, ...] = _doc(
+        "EC2/SPOT only, required there: types, families or optimal/default_x86_64/default_arm64.", default=()
+    )
+    min_vcpus: int = _doc("vCPUs kept running when idle; 0 scales to zero.", default=0)
+    desired_vcpus: Optional[int] = _doc("Initial vCPUs (EC2/SPOT); ignored after creation, Batch moves it.", default=None)
+    allocation_strategy: Optional[AllocationStrategy] = _doc("EC2/SPOT only; SPOT_* on SPOT only. Default: BEST_FIT.", default=None)
+    bid_percentage: Optional[int] = _doc("SPOT only: most % of the On-Demand price (1-100). Default: 100.", default=None)
+    ami_id: Optional[str] = _doc("EC2/SPOT only: custom AMI. Default: the ECS-optimized AMI.", default=None)
+    state: State = _doc("ENABLED or DISABLED.", default="ENABLED")
+
+
+@dataclass(frozen=True)
+class JobQueueArgs:
+    """A job queue over 1 to 3 compute environments, tried in the given order."""
+
+    compute_environments: tuple[str, ...] = _doc("Names of compute environments, in order of preference.")
+    priority: int = _doc("Higher runs first among queues sharing an environment (>= 0).", default=1)
+    state: State = _doc("ENABLED or DISABLED.", default="ENABLED")
+
+
+@dataclass(frozen=True)
+class JobDefinitionArgs:
+    """A container job definition running the worker image."""
+
+    vcpus: float = _doc("vCPUs per job (whole numbers on EC2; Fargate: 0.25-16).", default=1)
+    memory: int = _doc("MiB per job.", default=2048)
+    gpus: int = _doc("GPUs per job (EC2 only).", default=0)
+    architecture: Optional[CpuArchitecture] = _doc(
+        "x86_64 or arm64; needed only when the cluster has both. Default: the cluster's.", default=None
+    )
+    command: tuple[str, ...] = _doc("Container command.", default=WOVE_WORKER_COMMAND)
+    environment: Mapping[str, str] = _doc("Plain environment variables.", default_factory=dict)
+    secrets: Mapping[str, str] = _doc("Environment variables from a Secrets Manager or SSM parameter ARN.", default_factory=dict)
+    retry_attempts: Optional[int] = _doc("Attempts per job (1-10). Default: 1.", default=None)
+    timeout_seconds: Optional[int] = _doc("Attempt timeout (>= 60). Default: none.", default=None)
+
+
+@dataclass(frozen=True)
+class WoveEnvironmentArgs:
+    """One entry of the exported `wove_environments`: a queue and a job definition."""
+
+    job_queue: str = _doc("Name of a job queue of this cluster.")
+    job_definition: str = _doc("Name of a job definition of this cluster.")
+
+
+@dataclass(frozen=True)
+class CallbackArgs:
+    """Where Batch jobs reach the submitting process (Wove's callback server)."""
+
+    base_url: str = _doc("http(s) URL of the submitting process as jobs see it.")
+    port: int = _doc("Port the callback server listens on (1-65535).", default=8787)
+
+
+@dataclass(frozen=True)
+class WoveBatchClusterArgs:
+    """Everything under `wove-batch:cluster`."""
+
+    compute_environments: Mapping[str, ComputeEnvironmentArgs] = _doc("Compute environments by name (>= 1).")
+    job_queues: Mapping[str, JobQueueArgs] = _doc("Job queues by name (>= 1).")
+    job_definitions: Mapping[str, JobDefinitionArgs] = _doc("Job definitions by name (>= 1).")
+    wove_environments: Mapping[str, WoveEnvironmentArgs] = _doc(
+        "Wove environments by name. Default with one job definition: one per queue, named after it.",
+        default_factory=dict,
+    )
+    network: NetworkArgs = _doc("Network placement.", default_factory=NetworkArgs)
+    image: ImageArgs = _doc("Worker image.", default_factory=ImageArgs)
+    callback: Optional[CallbackArgs] = _doc("Callback settings carried into wove_environments.", default=None)
+    tags: Mapping[str, str] = _doc("Tags on every taggable resource.", default_factory=dict)
+
+
+@dataclass
+class ParseResult:
+    """The parsed arguments (None when a required section is unusable) and every shape error.
+
+    `broken` holds `(section, name)` of map entries that failed to parse: they exist, so
+    references to them are not reported again as undefined.
+    """
+
+    args: Optional[WoveBatchClusterArgs]
+    errors: list[SpecError]
+    broken: set[tuple[str, str]]
+
+
+def parse_cluster_args(raw: Any) -> ParseResult:
+    """Parse the `wove-batch:cluster` mapping; every type and shape error is collected."""
+    errors: list[SpecError] = []
+    broken: set[tuple[str, str]] = set()
+    if isinstance(raw, WoveBatchClusterArgs):
+        raw = to_plain(raw)
+    args = _Parser(errors, broken).dataclass_value(WoveBatchClusterArgs, raw, "")
+    return ParseResult(None if args is INVALID else args, errors, broken)
+
+
+def to_plain(value: Any) -> Any:
+    """Dataclasses to plain dicts and lists: the form stack config takes."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {key: to_plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item) for item in value]
+    return value
+
+
+def describe(value: Any) -> str:
+    """A value as an error message shows it."""
+    return repr(value)
+
+
+INVALID: Any = type("Invalid", (), {"__repr__": lambda self: "INVALID"})()
+"""Marks a value that failed to parse (its error is already recorded)."""
+
+_TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+class _Parser:
+    def __init__(self, errors: list[SpecError], broken: set[tuple[str, str]]) -> None:
+        self.errors = errors
+        self.broken = broken
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.append(SpecError(path, message))
+
+    def dataclass_value(self, cls: type, raw: Any, path: str) -> Any:
+        if not isinstance(raw, Mapping):
+            self.fail(path or "wove-batch:cluster", f"expected a mapping, got {describe(raw)}")
+            return INVALID
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key in raw:
+            if key not in fields:
+                self.fail(_join(path, str(key)), f"unknown key; expected one of {', '.join(fields)}")
+        values: dict[str, Any] = {}
+        usable = True
+        for name, f in fields.items():
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if name not in raw or (raw[name] is None and required):
+                if required:
+                    self.fail(_join(path, name), "required")
+                    usable = False
+                continue
+            value = self.value(hints[name], raw[name], _join(path, name))
+            if value is INVALID:
+                # An entry with a bad field is unusable; the top level stays usable unless a
+                # required section is, so that the other sections are still checked.
+                usable = usable and bool(path) is False and not required
+            else:
+                values[name] = value
+        return cls(**values) if usable else INVALID
+
+    def value(self, hint: Any, raw: Any, path: str) -> Any:
+        """The parsed value, or INVALID after recording why."""
+        origin, params = typing.get_origin(hint), typing.get_args(hint)
+        if origin is Union:
+            if raw is None:
+                return None
+            (inner,) = [p for p in params if p is not type(None)]
+            return self.value(inner, raw, path)
+        if origin is Literal:
+            if raw in params:
+                return raw
+            self.fail(path, f"expected one of {', '.join(params)}, got {describe(raw)}")
+            return INVALID
+        if origin is tuple:
+            if not isinstance(raw, (list, tuple)):
+                self.fail(path, f"expected a list of {_name_of(params[0])}s, got {describe(raw)}")
+                return INVALID
+            items = tuple(self.value(params[0], item, f"{path}[{i}]") for i, item in enumerate(raw))
+            return INVALID if INVALID in items else items
+        if origin in (collections.abc.Mapping, dict):
+            return self.mapping(params[1], raw, path)
+        if dataclasses.is_dataclass(hint):
+            return self.dataclass_value(hint, raw, path)
+        return self.scalar(hint, raw, path)
+
+    def mapping(self, item_hint: Any, raw: Any, path: str) -> Any:
+        """The entries that parse; the names of the others go to `broken`."""
+        if not isinstance(raw, Mapping):
+            self.fail(path, f"expected a mapping of names to {_name_of(item_hint)}s, got {describe(raw)}")
+            return INVALID
+        result: dict[str, Any] = {}
+        for key, item in raw.items():
+            item_path = _join(path, str(key))
+            value = self.value(item_hint, item, item_path)
+            if not isinstance(key, str):
+                self.fail(item_path, f"names must be strings, got {describe(key)}")
+            elif value is INVALID or value is None:
+                if value is None:
+                    self.fail(item_path, f"expected a {_name_of(item_hint)}, got None")
+                self.broken.add((path, key))
+            else:
+                result[key] = value
+        return result
+
+    def scalar(self, hint: type, raw: Any, path: str) -> Any:
+        if isinstance(raw, bool) and hint is not bool:
+            pass
+        elif hint is float and isinstance(raw, (int, float)):
+            return raw
+        elif isinstance(raw, hint):
+            return raw
+        hint_text = " (quote it in YAML)" if hint is str and isinstance(raw, (int, float)) else ""
+        self.fail(path, f"expected {_TYPE_NAMES[hint]}{hint_text}, got {describe(raw)}")
+        return INVALID
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _name_of(hint: Any) -> str:
+    if dataclasses.is_dataclass(hint):
+        return "mapping"
+    if typing.get_origin(hint) is Literal:
+        return "string"
+    return {str: "string", int: "whole number", float: "number"}.get(hint, "value")

@@ -1,0 +1,88 @@
+"""Facts derived from cluster arguments that both validation and the component need:
+the CPU architecture and platform of every environment, queue and job definition, and the
+effective Wove environments."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from .architecture import Architecture, architecture_of
+from .spec import ComputeEnvironmentArgs, JobDefinitionArgs, WoveBatchClusterArgs, WoveEnvironmentArgs
+
+Platform = Literal["EC2", "FARGATE"]
+
+FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
+
+
+def platform_of_environment(ce: ComputeEnvironmentArgs) -> Platform:
+    """FARGATE for FARGATE and FARGATE_SPOT, EC2 for EC2 and SPOT."""
+    return "FARGATE" if ce.type in FARGATE_TYPES else "EC2"
+
+
+def architectures_of_environment(ce: ComputeEnvironmentArgs) -> set[Architecture]:
+    """The architecture of an EC2/SPOT environment's instance types. Fargate takes either,
+    chosen per job definition, and a mix is an error reported on the environment itself:
+    both add none, so that the mix is not reported again on every queue and definition."""
+    if platform_of_environment(ce) == "FARGATE":
+        return set()
+    found = {architecture_of(t) for t in ce.instance_types}
+    return found if len(found) == 1 else set()
+
+
+def cluster_architectures(args: WoveBatchClusterArgs) -> set[Architecture]:
+    """Architectures the cluster's EC2/SPOT environments run; x86_64 for an all-Fargate cluster."""
+    found: set[Architecture] = set()
+    for ce in args.compute_environments.values():
+        found |= architectures_of_environment(ce)
+    if not found:
+        found.add("x86_64")
+    return found
+
+
+def queue_environments(args: WoveBatchClusterArgs, queue_name: str) -> list[ComputeEnvironmentArgs]:
+    """The queue's defined compute environments, in order."""
+    queue = args.job_queues[queue_name]
+    return [args.compute_environments[n] for n in queue.compute_environments if n in args.compute_environments]
+
+
+def queue_platform(args: WoveBatchClusterArgs, queue_name: str) -> Optional[Platform]:
+    platforms = {platform_of_environment(ce) for ce in queue_environments(args, queue_name)}
+    return platforms.pop() if len(platforms) == 1 else None
+
+
+def queue_architecture(args: WoveBatchClusterArgs, queue_name: str) -> Optional[Architecture]:
+    """The one architecture of an EC2/SPOT queue; None for Fargate queues (either fits)."""
+    found: set[Architecture] = set()
+    for ce in queue_environments(args, queue_name):
+        found |= architectures_of_environment(ce)
+    return found.pop() if len(found) == 1 else None
+
+
+def wove_environments(args: WoveBatchClusterArgs) -> dict[str, WoveEnvironmentArgs]:
+    """The configured Wove environments, or with exactly one job definition and none
+    configured, one per job queue named after the queue."""
+    if args.wove_environments or len(args.job_definitions) != 1:
+        return dict(args.wove_environments)
+    (definition,) = args.job_definitions
+    return {queue: WoveEnvironmentArgs(job_queue=queue, job_definition=definition) for queue in args.job_queues}
+
+
+def definition_platform(args: WoveBatchClusterArgs, name: str) -> Platform:
+    """The platform of the queues that serve the definition in the Wove environments; when none
+    does, EC2 if the cluster has any EC2/SPOT environment, else FARGATE."""
+    served = {
+        queue_platform(args, env.job_queue)
+        for env in wove_environments(args).values()
+        if env.job_definition == name and env.job_queue in args.job_queues
+    } - {None}
+    if len(served) == 1:
+        return served.pop()  # type: ignore[return-value]
+    platforms = {platform_of_environment(ce) for ce in args.compute_environments.values()}
+    return "EC2" if "EC2" in platforms else "FARGATE"
+
+
+def definition_architecture(args: WoveBatchClusterArgs, definition: JobDefinitionArgs) -> Architecture:
+    """The architecture set on the definition, else the cluster's only one."""
+    if definition.architecture is not None:
+        return definition.architecture
+    return sorted(cluster_architectures(args))[0]
