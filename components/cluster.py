@@ -16,7 +16,7 @@ from .network import resolve_network
 from .queues import create_job_queue
 from .scope import Scope
 from .spec import WoveBatchClusterArgs
-from .topology import cluster_architectures, definition_architecture, definition_platform, platform_of_environment
+from .topology import cluster_architectures, definition_architecture, definition_platforms, platform_of_environment
 from .topology import wove_environments as effective_wove_environments
 from .validation import require_valid
 from .wove_config import render_wove_environments
@@ -76,6 +76,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
             queue_name: create_job_queue(scope, queue_name, queue, environments)
             for queue_name, queue in spec.job_queues.items()
         }
+        platforms_of_definitions = definition_platforms(spec)
         definitions = {
             jd_name: create_job_definition(
                 scope,
@@ -83,7 +84,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 jd,
                 image=images.uris[definition_architecture(spec, jd)],
                 roles=roles,
-                platform=definition_platform(spec, jd_name),
+                platform=platforms_of_definitions[jd_name],
                 architecture=definition_architecture(spec, jd),
                 assign_public_ip=network.uses_default_vpc,
                 depends_on=[execution_policy] if execution_policy is not None else [],

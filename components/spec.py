@@ -138,23 +138,26 @@ class WoveBatchClusterArgs:
 class ParseResult:
     """The parsed arguments (None when a required section is unusable) and every shape error.
 
-    `broken` holds `(section, name)` of map entries that failed to parse: they exist, so
-    references to them are not reported again as undefined.
+    `broken` holds `(section, name)` of map entries with a shape error: they exist, so
+    references to them are not reported as undefined, and rules that combine entries skip
+    them. `failed` holds the paths of the fields that failed, on which no rule reports again.
     """
 
     args: Optional[WoveBatchClusterArgs]
     errors: list[SpecError]
     broken: set[tuple[str, str]]
+    failed: set[str]
 
 
 def parse_cluster_args(raw: Any) -> ParseResult:
     """Parse the `wove-batch:cluster` mapping; every type and shape error is collected."""
     errors: list[SpecError] = []
     broken: set[tuple[str, str]] = set()
+    failed: set[str] = set()
     if isinstance(raw, WoveBatchClusterArgs):
         raw = to_plain(raw)
-    args = _Parser(errors, broken).dataclass_value(WoveBatchClusterArgs, raw, "")
-    return ParseResult(None if args is INVALID else args, errors, broken)
+    args = _Parser(errors, broken, failed).dataclass_value(WoveBatchClusterArgs, raw, "")
+    return ParseResult(None if args is INVALID else args, errors, broken, failed)
 
 
 def to_plain(value: Any) -> Any:
@@ -180,12 +183,14 @@ _TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: 
 
 
 class _Parser:
-    def __init__(self, errors: list[SpecError], broken: set[tuple[str, str]]) -> None:
+    def __init__(self, errors: list[SpecError], broken: set[tuple[str, str]], failed: set[str]) -> None:
         self.errors = errors
         self.broken = broken
+        self.failed = failed
 
     def fail(self, path: str, message: str) -> None:
         self.errors.append(SpecError(path, message))
+        self.failed.add(path)
 
     def dataclass_value(self, cls: type, raw: Any, path: str) -> Any:
         if not isinstance(raw, Mapping):
@@ -207,9 +212,9 @@ class _Parser:
                 continue
             value = self.value(hints[name], raw[name], _join(path, name))
             if value is INVALID:
-                # An entry with a bad field is unusable; the top level stays usable unless a
-                # required section is, so that the other sections are still checked.
-                usable = usable and bool(path) is False and not required
+                # A bad optional field falls back to its default so that the entry's other
+                # fields are still checked; its path is in `failed`, so no rule reports on it.
+                usable = usable and not required
             else:
                 values[name] = value
         return cls(**values) if usable else INVALID
@@ -232,7 +237,10 @@ class _Parser:
                 self.fail(path, f"expected a list of {_name_of(params[0])}s, got {describe(raw)}")
                 return INVALID
             items = tuple(self.value(params[0], item, f"{path}[{i}]") for i, item in enumerate(raw))
-            return INVALID if INVALID in items else items
+            if INVALID in items:
+                self.failed.add(path)  # the list as a whole holds its default now
+                return INVALID
+            return items
         if origin in (collections.abc.Mapping, dict):
             return self.mapping(params[1], raw, path)
         if dataclasses.is_dataclass(hint):
@@ -247,14 +255,14 @@ class _Parser:
         result: dict[str, Any] = {}
         for key, item in raw.items():
             item_path = _join(path, str(key))
+            before = len(self.errors)
             value = self.value(item_hint, item, item_path)
             if not isinstance(key, str):
                 self.fail(item_path, f"names must be strings, got {describe(key)}")
-            elif value is INVALID or value is None:
-                if value is None:
-                    self.fail(item_path, f"expected a {_name_of(item_hint)}, got None")
-                self.broken.add((path, key))
-            else:
+                continue
+            if len(self.errors) > before:
+                self.broken.add((path, key))  # exists, but cross-entry rules skip it
+            if value is not INVALID:
                 result[key] = value
         return result
 

@@ -67,22 +67,30 @@ def wove_environments(args: WoveBatchClusterArgs) -> dict[str, WoveEnvironmentAr
     return {queue: WoveEnvironmentArgs(job_queue=queue, job_definition=definition) for queue in args.job_queues}
 
 
-def definition_platform(args: WoveBatchClusterArgs, name: str) -> Platform:
-    """The platform of the queues that serve the definition in the Wove environments; when none
-    does, EC2 if the cluster has any EC2/SPOT environment, else FARGATE."""
-    served = {
-        queue_platform(args, env.job_queue)
-        for env in wove_environments(args).values()
-        if env.job_definition == name and env.job_queue in args.job_queues
-    } - {None}
-    if len(served) == 1:
-        return served.pop()  # type: ignore[return-value]
-    platforms = {platform_of_environment(ce) for ce in args.compute_environments.values()}
-    return "EC2" if "EC2" in platforms else "FARGATE"
+def definition_platforms(args: WoveBatchClusterArgs) -> dict[str, Platform]:
+    """Each definition's platform: that of the queues serving it in the Wove environments;
+    when none does (or they disagree, an error reported elsewhere), EC2 if the cluster has
+    any EC2/SPOT environment, else FARGATE. One pass over the environments."""
+    queue_platforms = {name: queue_platform(args, name) for name in args.job_queues}
+    served: dict[str, set[Platform]] = {}
+    for env in wove_environments(args).values():
+        platform = queue_platforms.get(env.job_queue)
+        if platform is not None:
+            served.setdefault(env.job_definition, set()).add(platform)
+    fallback: Platform = (
+        "EC2" if any(platform_of_environment(ce) == "EC2" for ce in args.compute_environments.values()) else "FARGATE"
+    )
+    return {
+        name: next(iter(served[name])) if len(served.get(name, ())) == 1 else fallback
+        for name in args.job_definitions
+    }
 
 
-def definition_architecture(args: WoveBatchClusterArgs, definition: JobDefinitionArgs) -> Architecture:
-    """The architecture set on the definition, else the cluster's only one."""
+def definition_architecture(
+    args: WoveBatchClusterArgs, definition: JobDefinitionArgs, architectures: Optional[set[Architecture]] = None
+) -> Architecture:
+    """The architecture set on the definition, else the cluster's only one (`architectures`:
+    the cluster's, when the caller has them already)."""
     if definition.architecture is not None:
         return definition.architecture
-    return sorted(cluster_architectures(args))[0]
+    return sorted(architectures if architectures is not None else cluster_architectures(args))[0]

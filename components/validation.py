@@ -18,7 +18,7 @@ from .topology import (
     architectures_of_environment,
     cluster_architectures,
     definition_architecture,
-    definition_platform,
+    definition_platforms,
     platform_of_environment,
     queue_architecture,
     queue_environments,
@@ -50,7 +50,7 @@ def validate_cluster(raw: Any, cluster_name: str) -> tuple[Optional[WoveBatchClu
     parsed = parse_cluster_args(raw)
     errors = list(parsed.errors) + _check_cluster_name(cluster_name)
     if parsed.args is not None:
-        errors += _Rules(parsed.args, cluster_name, parsed.broken).run()
+        errors += _Rules(parsed.args, cluster_name, parsed.broken, parsed.failed).run()
     return parsed.args, errors
 
 
@@ -83,14 +83,24 @@ def _fmt(number: float) -> str:
 
 
 class _Rules:
-    def __init__(self, args: WoveBatchClusterArgs, cluster_name: str, broken: set[tuple[str, str]]) -> None:
+    def __init__(
+        self, args: WoveBatchClusterArgs, cluster_name: str, broken: set[tuple[str, str]], failed: set[str]
+    ) -> None:
         self.args = args
         self.cluster = cluster_name
         self.broken = broken
+        self.failed = failed
         self.errors: list[SpecError] = []
+        self.architectures = cluster_architectures(args)
 
     def fail(self, path: str, message: str) -> None:
+        """Record an error, unless the field already failed to parse (it holds its default)."""
+        if any(path == f or path.startswith((f + ".", f + "[")) for f in self.failed):
+            return
         self.errors.append(SpecError(path, message))
+
+    def is_broken(self, section: str, name: str) -> bool:
+        return (section, name) in self.broken
 
     def run(self) -> list[SpecError]:
         for section in ("compute_environments", "job_queues", "job_definitions"):
@@ -101,8 +111,9 @@ class _Rules:
             self.compute_environment(f"compute_environments.{name}", ce)
         for name in self.args.job_queues:
             self.job_queue(name)
+        platforms = definition_platforms(self.args)
         for name, definition in self.args.job_definitions.items():
-            self.job_definition(name, definition)
+            self.job_definition(name, definition, platforms[name])
         self.wove_environments()
         self.network()
         self.image_and_callback()
@@ -243,9 +254,8 @@ class _Rules:
             )
 
     # --- job definitions ---------------------------------------------------------------
-    def job_definition(self, name: str, jd: JobDefinitionArgs) -> None:
+    def job_definition(self, name: str, jd: JobDefinitionArgs, platform: str) -> None:
         path = f"job_definitions.{name}"
-        platform = definition_platform(self.args, name)
         if platform == "EC2":
             if jd.vcpus < limits.EC2_VCPUS_MIN or not float(jd.vcpus).is_integer():
                 self.fail(
@@ -286,7 +296,7 @@ class _Rules:
             )
 
     def definition_architecture(self, path: str, jd: JobDefinitionArgs, platform: str) -> None:
-        archs = cluster_architectures(self.args)
+        archs = self.architectures
         if jd.architecture is None:
             if len(archs) > 1:
                 self.fail(f"{path}.architecture", "required: the cluster has both arm64 and x86_64 compute environments")
@@ -315,7 +325,7 @@ class _Rules:
     # --- wove environments -------------------------------------------------------------
     def wove_environments(self) -> None:
         definitions = list(self.args.job_definitions) + sorted(
-            name for section, name in self.broken if section == "job_definitions"
+            name for section, name in self.broken if section == "job_definitions" and name not in self.args.job_definitions
         )
         if not self.args.wove_environments and len(definitions) > 1:
             self.fail("wove_environments", f"required when there is more than one job definition ({', '.join(definitions)})")
@@ -346,16 +356,24 @@ class _Rules:
                 )
 
     def pairing(self, path: str, queue_name: str, definition_name: str) -> None:
+        queue = self.args.job_queues[queue_name]
+        if self.is_broken("job_definitions", definition_name) or any(
+            self.is_broken("compute_environments", ce) for ce in queue.compute_environments
+        ):
+            return  # built from defaults where the user's value was bad: no conclusion
         jd = self.args.job_definitions[definition_name]
+        if jd.architecture is None and len(self.architectures) > 1:
+            return  # reported on the definition: it must name its architecture
         queue_arch = queue_architecture(self.args, queue_name)
-        arch = definition_architecture(self.args, jd)
+        arch = definition_architecture(self.args, jd, self.architectures)
         if queue_arch is not None and arch != queue_arch:
             self.fail(path, f"job definition {definition_name!r} runs on {arch} but queue {queue_name!r} runs {queue_arch}")
             return
         if queue_platform(self.args, queue_name) != "EC2":
             return
-        environments = queue_environments(self.args, queue_name)
-        if any(self._fits(jd, ce) for ce in environments):
+        # Environments already reported as broken (no capacity, no instance types) prove nothing.
+        environments = [ce for ce in queue_environments(self.args, queue_name) if ce.max_vcpus >= 1 and ce.instance_types]
+        if not environments or any(self._fits(jd, ce) for ce in environments):
             return
         largest = max(
             ((t, size_of(t)) for ce in environments for t in ce.instance_types),

@@ -1,0 +1,124 @@
+"""`python -m components check|plan`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import MINIMAL, REPO, physical
+
+
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "components", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def write_stack(tmp_path: Path, cluster: object, stack: str = "ci", **extra: object) -> Path:
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    config = {"aws:region": "us-west-2", "wove-batch:cluster": cluster, **extra}
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
+def test_check_accepts_the_dev_stack() -> None:
+    result = run_cli("check", "Pulumi.dev.yaml")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "Pulumi.dev.yaml: valid\n", "")
+
+
+def test_check_prints_every_error_path_first_and_exits_1(tmp_path: Path) -> None:
+    cluster = {**MINIMAL, "job_definitions": {"worker": {"vcpus": "lots", "timeout_seconds": 5}}}
+    path = write_stack(tmp_path, cluster)
+    result = run_cli("check", str(path))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "job_definitions.worker.vcpus: expected a number, got 'lots'",
+        "job_definitions.worker.timeout_seconds: must be at least 60, got 5",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_check_reports_missing_region_and_cluster(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.empty.yaml"
+    path.write_text("config: {}\n")
+    result = run_cli("check", str(path))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "aws:region: required: the region to deploy to (pulumi config set aws:region ...)",
+        "wove-batch:cluster: required: the cluster spec",
+    ]
+
+
+def test_check_exits_2_on_unreadable_or_unparsable_files(tmp_path: Path) -> None:
+    missing = run_cli("check", str(tmp_path / "Pulumi.nope.yaml"))
+    assert missing.returncode == 2
+    assert missing.stderr == f"error: {tmp_path / 'Pulumi.nope.yaml'}: cannot read: No such file or directory\n"
+    broken = tmp_path / "Pulumi.bad.yaml"
+    broken.write_text("config: [unclosed\n")
+    result = run_cli("check", str(broken))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {broken}: not valid YAML: ")
+    assert "Traceback" not in result.stderr
+    wrong_name = tmp_path / "stack.yaml"
+    wrong_name.write_text("config: {}\n")
+    result = run_cli("check", str(wrong_name))
+    assert (result.returncode, result.stderr) == (2, f"error: {wrong_name}: expected a stack file named Pulumi.<stack>.yaml\n")
+
+
+def test_plan_json_lists_resources_and_outputs_of_the_real_program(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, MINIMAL, **{"wove-batch:name": "plan-test"})
+    (tmp_path / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
+    (tmp_path / "__main__.py").write_text((REPO / "__main__.py").read_text())
+    result = run_cli("plan", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"resources", "outputs"}
+    names = [(r["type"], r["name"], r["parent"]) for r in document["resources"]]
+    assert names[0] == ("wove:index:WoveBatchCluster", "plan-test", None)
+    assert ("aws:batch/jobQueue:JobQueue", "plan-test-queue-main", "plan-test") in names
+    assert len(names) == 14
+    for resource in document["resources"]:
+        assert set(resource) == {"type", "name", "parent", "inputs"}
+    queue = next(r for r in document["resources"] if r["name"] == "plan-test-queue-main")
+    assert queue["inputs"]["priority"] == 1
+    outputs = document["outputs"]
+    assert outputs["job_queues"] == {"main": physical("plan-test-queue-main")}
+    assert outputs["region"] == "us-west-2"
+    assert outputs["wove_environments"]["main"]["executor_config"]["job_queue"] == physical("plan-test-queue-main")
+
+
+def test_plan_hides_secret_outputs_unless_asked() -> None:
+    hidden = json.loads(run_cli("plan", "Pulumi.dev.yaml", "--json").stdout)
+    assert hidden["outputs"]["wove_environments"] == "[secret]"
+    shown = json.loads(run_cli("plan", "Pulumi.dev.yaml", "--json", "--show-secrets").stdout)
+    token = shown["outputs"]["wove_environments"]["batch"]["executor_config"]["callback_token"]
+    assert len(token) == 32
+
+
+def test_plan_tree_shows_types_names_and_key_inputs() -> None:
+    result = run_cli("plan", "Pulumi.dev.yaml")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "18 resources for stack dev of wove-batch:"
+    assert lines[1] == "└─ wove:index:WoveBatchCluster  wove-dev"
+    assert (
+        '   ├─ aws:batch/jobQueue:JobQueue  wove-dev-queue-bulk  (priority=1, state="ENABLED", '
+        f'computeEnvironmentOrders=["{physical("wove-dev-ce-spot")}", "{physical("wove-dev-ce-on-demand")}"])'
+    ) in lines
+    assert "  wove_environments: \"[secret]\"" in lines
+
+
+def test_plan_refuses_an_invalid_stack_with_the_check_errors(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, {**MINIMAL, "job_queues": {"main": {"compute_environments": ["gpu"]}}})
+    result = run_cli("plan", str(path))
+    assert result.returncode == 1
+    assert result.stderr == "job_queues.main.compute_environments[0]: no compute environment named 'gpu'; defined: cpu\n"

@@ -1,0 +1,278 @@
+"""Every validation rule, with the exact message a user sees."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from components.validation import CLUSTER_NAME_MAX, validate_cluster
+from conftest import MINIMAL
+
+class _Delete:
+    """Marks a key a patch removes; survives deepcopy."""
+
+    def __deepcopy__(self, memo: Any) -> "_Delete":
+        return self
+
+
+DELETE = _Delete()
+
+
+def merged(base: dict[str, Any], patch: dict[str, Any], *, keep_deletes: bool = False) -> dict[str, Any]:
+    """`base` with `patch` merged in: DELETE removes a key, an empty dict replaces one.
+    With keep_deletes (composing two patches), DELETE markers are carried over."""
+    result = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is DELETE:
+            if keep_deletes:
+                result[key] = DELETE
+            else:
+                result.pop(key, None)
+        elif isinstance(value, dict) and value and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value, keep_deletes=keep_deletes)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def fargate(patch: dict[str, Any]) -> dict[str, Any]:
+    return merged(FARGATE, patch, keep_deletes=True)
+
+
+def errors_of(cluster: Any, name: str = "wove-test") -> list[str]:
+    return [str(e) for e in validate_cluster(cluster, name)[1]]
+
+
+def ce(**fields: Any) -> dict[str, Any]:
+    return {"compute_environments": {"cpu": fields}}
+
+
+def jd(**fields: Any) -> dict[str, Any]:
+    return {"job_definitions": {"worker": fields}}
+
+
+FARGATE = {
+    "compute_environments": {"cpu": DELETE, "fg": {"type": "FARGATE", "max_vcpus": 16}},
+    "job_queues": {"main": {"compute_environments": ["fg"]}},
+    "job_definitions": {"worker": {"vcpus": 1, "memory": 2048}},
+}
+
+CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    # --- types and shapes ---
+    ("unknown key", {"queues": {}}, [
+        "queues: unknown key; expected one of compute_environments, job_queues, job_definitions, "
+        "wove_environments, network, image, callback, tags"]),
+    ("unknown nested key", ce(max_cpus=4), [
+        "compute_environments.cpu.max_cpus: unknown key; expected one of type, max_vcpus, instance_types, "
+        "min_vcpus, desired_vcpus, allocation_strategy, bid_percentage, ami_id, state"]),
+    ("string for a list", ce(instance_types="m6i.large"), [
+        "compute_environments.cpu.instance_types: expected a list of strings, got 'm6i.large'"]),
+    ("word for a number", jd(vcpus="lots"), ["job_definitions.worker.vcpus: expected a number, got 'lots'"]),
+    ("float for a whole number", jd(memory=2048.5), ["job_definitions.worker.memory: expected a whole number, got 2048.5"]),
+    ("bool for a number", ce(max_vcpus=True), ["compute_environments.cpu.max_vcpus: expected a whole number, got True"]),
+    ("bad enum", ce(type="ON_DEMAND"), [
+        "compute_environments.cpu.type: expected one of EC2, SPOT, FARGATE, FARGATE_SPOT, got 'ON_DEMAND'"]),
+    ("unquoted python version", {"image": {"python_version": 3.1}}, [
+        "image.python_version: expected a string (quote it in YAML), got 3.1"]),
+    ("missing required sections", {"compute_environments": DELETE, "job_queues": DELETE, "job_definitions": DELETE}, [
+        "compute_environments: required", "job_queues: required", "job_definitions: required"]),
+    ("missing required field", ce(type="EC2", instance_types=["m6i"], max_vcpus=DELETE), [
+        "compute_environments.cpu.max_vcpus: required"]),
+    ("empty maps", {"compute_environments": {}, "job_queues": {}, "job_definitions": {}}, [
+        "compute_environments: needs at least one entry",
+        "job_queues: needs at least one entry",
+        "job_definitions: needs at least one entry"]),
+    ("section not a mapping", {"network": ["vpc-1"]}, ["network: expected a mapping, got ['vpc-1']"]),
+    ("entry not a mapping", {"job_definitions": {"worker": None}}, [
+        "job_definitions.worker: expected a mapping, got None"]),
+    ("non-string list item", ce(instance_types=["m6i", 5]), [
+        "compute_environments.cpu.instance_types[1]: expected a string (quote it in YAML), got 5"]),
+    # --- names ---
+    ("bad name", {"job_queues": {"main": DELETE, "my queue": {"compute_environments": ["cpu"]}}}, [
+        "job_queues.my queue: name 'my queue' may hold only letters, digits, '-' and '_', starting with a letter or digit"]),
+    ("name starting with a dash", {"job_definitions": {"worker": DELETE, "-w": {}}}, [
+        "job_definitions.-w: name '-w' may hold only letters, digits, '-' and '_', starting with a letter or digit"]),
+    ("name too long", {"job_queues": {"main": DELETE, "q" * 105: {"compute_environments": ["cpu"]}}}, [
+        f"job_queues.{'q' * 105}: name '{'q' * 105}' is 105 characters; at most 104 fit with cluster name "
+        "'wove-test' and Pulumi's auto-name suffix within AWS's 128"]),
+    # --- compute environments ---
+    ("max below one", ce(max_vcpus=0), ["compute_environments.cpu.max_vcpus: must be at least 1, got 0"]),
+    ("negative min", ce(min_vcpus=-1), ["compute_environments.cpu.min_vcpus: must be at least 0, got -1"]),
+    ("min above max", ce(min_vcpus=32), ["compute_environments.cpu.min_vcpus: min_vcpus 32 is greater than max_vcpus 16"]),
+    ("desired outside", ce(min_vcpus=2, desired_vcpus=1), [
+        "compute_environments.cpu.desired_vcpus: desired_vcpus 1 is outside min_vcpus 2 .. max_vcpus 16"]),
+    ("ec2 without instance types", ce(instance_types=[]), ["compute_environments.cpu.instance_types: required for EC2 environments"]),
+    ("malformed instance type", ce(instance_types=["M6i.Large"]), [
+        "compute_environments.cpu.instance_types[0]: 'M6i.Large' is not an instance type (m6g.large), family (m6g) "
+        "or one of optimal, default_x86_64, default_arm64"]),
+    ("mixed architectures", ce(instance_types=["m6i.large", "m7g.large", "default_arm64"]), [
+        "compute_environments.cpu.instance_types: mixes arm64 (m7g.large, default_arm64) and x86_64 (m6i.large) "
+        "instance types; an environment takes one architecture"]),
+    ("spot strategy on ec2", ce(allocation_strategy="SPOT_CAPACITY_OPTIMIZED"), [
+        "compute_environments.cpu.allocation_strategy: SPOT_CAPACITY_OPTIMIZED is for SPOT environments; "
+        "EC2 takes BEST_FIT, BEST_FIT_PROGRESSIVE"]),
+    ("bid on ec2", ce(bid_percentage=50), [
+        "compute_environments.cpu.bid_percentage: only SPOT environments take a bid percentage, got 50 on EC2"]),
+    ("bid out of range", ce(type="SPOT", bid_percentage=0), [
+        "compute_environments.cpu.bid_percentage: must be within 1..100, got 0"]),
+    ("bad ami", ce(ami_id="ubuntu"), ["compute_environments.cpu.ami_id: expected an AMI id like 'ami-0123456789abcdef0', got 'ubuntu'"]),
+    ("fargate with ec2 fields", {**FARGATE, "compute_environments": {"cpu": DELETE, "fg": {
+        "type": "FARGATE", "max_vcpus": 16, "instance_types": ["m6i"], "min_vcpus": 1, "desired_vcpus": 1,
+        "allocation_strategy": "BEST_FIT", "bid_percentage": 50, "ami_id": "ami-0123456789abcdef0"}}}, [
+        "compute_environments.fg.instance_types: not allowed for FARGATE environments, got ['m6i']",
+        "compute_environments.fg.min_vcpus: not allowed for FARGATE environments, got 1",
+        "compute_environments.fg.desired_vcpus: not allowed for FARGATE environments, got 1",
+        "compute_environments.fg.allocation_strategy: not allowed for FARGATE environments, got 'BEST_FIT'",
+        "compute_environments.fg.bid_percentage: not allowed for FARGATE environments, got 50",
+        "compute_environments.fg.ami_id: not allowed for FARGATE environments, got 'ami-0123456789abcdef0'"]),
+    # --- job queues ---
+    ("negative priority", {"job_queues": {"main": {"priority": -1}}}, ["job_queues.main.priority: must be at least 0, got -1"]),
+    ("bad state", {"job_queues": {"main": {"state": "ON"}}}, ["job_queues.main.state: expected one of ENABLED, DISABLED, got 'ON'"]),
+    ("no environments", {"job_queues": {"main": {"compute_environments": []}}}, [
+        "job_queues.main.compute_environments: needs 1 to 3 compute environments, got 0"]),
+    ("four environments", {
+        "compute_environments": {n: {"type": "EC2", "instance_types": ["m6i"], "max_vcpus": 4} for n in "abcd"},
+        "job_queues": {"main": {"compute_environments": list("abcd")}}}, [
+        "job_queues.main.compute_environments: needs 1 to 3 compute environments, got 4"]),
+    ("undefined environment", {"job_queues": {"main": {"compute_environments": ["cpu", "gpu"]}}}, [
+        "job_queues.main.compute_environments[1]: no compute environment named 'gpu'; defined: cpu"]),
+    ("repeated environment", {"job_queues": {"main": {"compute_environments": ["cpu", "cpu"]}}}, [
+        "job_queues.main.compute_environments[1]: 'cpu' is listed more than once"]),
+    ("ec2 and fargate in one queue", {
+        "compute_environments": {"fg": {"type": "FARGATE", "max_vcpus": 4}},
+        "job_queues": {"main": {"compute_environments": ["cpu", "fg"]}}}, [
+        "job_queues.main.compute_environments: mixes EC2/SPOT (cpu) with FARGATE/FARGATE_SPOT (fg) environments"]),
+    ("two architectures in one queue", {
+        "compute_environments": {"arm": {"type": "EC2", "instance_types": ["c7g"], "max_vcpus": 4}},
+        "job_queues": {"main": {"compute_environments": ["cpu", "arm"]}},
+        "job_definitions": {"worker": {"architecture": "x86_64"}}}, [
+        "job_queues.main.compute_environments: mixes arm64 (arm) and x86_64 (cpu) environments"]),
+    # --- job definitions ---
+    ("fractional vcpus on ec2", jd(vcpus=0.5), ["job_definitions.worker.vcpus: must be a whole number of at least 1 on EC2, got 0.5"]),
+    ("tiny memory on ec2", jd(memory=2), ["job_definitions.worker.memory: must be at least 4 MiB on EC2, got 2"]),
+    ("fargate vcpus", fargate(jd(vcpus=3)), ["job_definitions.worker.vcpus: Fargate takes 0.25, 0.5, 1, 2, 4, 8, 16 vCPUs, got 3"]),
+    ("fargate memory", fargate(jd(vcpus=1, memory=1024)), [
+        "job_definitions.worker.memory: Fargate with 1 vCPU takes 2048-8192 MiB in steps of 1024, got 1024"]),
+    ("fargate memory step", fargate(jd(vcpus=8, memory=17408)), [
+        "job_definitions.worker.memory: Fargate with 8 vCPU takes 16384-61440 MiB in steps of 4096, got 17408"]),
+    ("gpus on fargate", fargate(jd(gpus=1)), ["job_definitions.worker.gpus: GPUs are not available on Fargate, got 1"]),
+    ("negative gpus", jd(gpus=-1), ["job_definitions.worker.gpus: must be at least 0, got -1"]),
+    ("retries", jd(retry_attempts=11), ["job_definitions.worker.retry_attempts: must be within 1..10, got 11"]),
+    ("zero retries", jd(retry_attempts=0), ["job_definitions.worker.retry_attempts: must be within 1..10, got 0"]),
+    ("timeout", jd(timeout_seconds=30), ["job_definitions.worker.timeout_seconds: must be at least 60, got 30"]),
+    ("empty command", jd(command=[]), ["job_definitions.worker.command: must not be empty"]),
+    ("architecture the cluster lacks", jd(architecture="arm64"), [
+        "job_definitions.worker.architecture: the cluster has no arm64 compute environment (it has x86_64)",
+        "job_queues.main: job definition 'worker' runs on arm64 but queue 'main' runs x86_64"]),
+    ("architecture needed", {
+        "compute_environments": {"arm": {"type": "EC2", "instance_types": ["c7g"], "max_vcpus": 4}}}, [
+        "job_definitions.worker.architecture: required: the cluster has both arm64 and x86_64 compute environments"]),
+    ("bad environment name", jd(environment={"1X": "a"}), ["job_definitions.worker.environment.1X: '1X' is not an environment variable name"]),
+    ("reserved environment", jd(environment={"WOVE_BACKEND_PAYLOAD": "a", "AWS_BATCH_JOB_ID": "b"}), [
+        "job_definitions.worker.environment.WOVE_BACKEND_PAYLOAD: WOVE_BACKEND_PAYLOAD is set by Wove or AWS Batch for each job",
+        "job_definitions.worker.environment.AWS_BATCH_JOB_ID: AWS_BATCH_JOB_ID is set by Wove or AWS Batch for each job"]),
+    ("env and secret clash", jd(environment={"TOKEN": "a"}, secrets={"TOKEN": "/app/token"}), [
+        "job_definitions.worker.secrets.TOKEN: TOKEN is also in environment; set it in one place"]),
+    ("bad secret source", jd(secrets={"TOKEN": "arn:aws:s3:::bucket/key"}), [
+        "job_definitions.worker.secrets.TOKEN: expected a Secrets Manager secret ARN, an SSM parameter ARN or an "
+        "SSM parameter name, got 'arn:aws:s3:::bucket/key'"]),
+    ("environment value not a string", jd(environment={"N": 8}), [
+        "job_definitions.worker.environment.N: expected a string (quote it in YAML), got 8"]),
+    # --- wove environments ---
+    ("wove environments needed", {"job_definitions": {"other": {}}}, [
+        "wove_environments: required when there is more than one job definition (worker, other)"]),
+    ("undefined queue and definition", {"wove_environments": {"batch": {"job_queue": "q", "job_definition": "d"}}}, [
+        "wove_environments.batch.job_queue: no job queue named 'q'; defined: main",
+        "wove_environments.batch.job_definition: no job definition named 'd'; defined: worker"]),
+    ("job fits no instance", jd(vcpus=4, memory=16384), [
+        "job_queues.main: job definition 'worker' (4 vCPU, 16384 MiB, 0 GPU) fits no instance type of queue 'main' "
+        "(max_vcpus 16; largest: m6i.large with 2 vCPU, 8192 MiB, 0 GPU); its jobs would stay RUNNABLE"]),
+    ("job above max vcpus", merged(ce(instance_types=["m6i"], max_vcpus=4), jd(vcpus=8)), [
+        "job_queues.main: job definition 'worker' (8 vCPU, 2048 MiB, 0 GPU) fits no instance type of queue 'main' "
+        "(max_vcpus 4); its jobs would stay RUNNABLE"]),
+    ("gpu job on cpu instances", {**jd(gpus=1), "wove_environments": {"gpu": {"job_queue": "main", "job_definition": "worker"}}}, [
+        "wove_environments.gpu: job definition 'worker' (1 vCPU, 2048 MiB, 1 GPU) fits no instance type of queue 'main' "
+        "(max_vcpus 16; largest: m6i.large with 2 vCPU, 8192 MiB, 0 GPU); its jobs would stay RUNNABLE"]),
+    ("fargate definition on ec2 queue", {
+        "compute_environments": {"fg": {"type": "FARGATE", "max_vcpus": 4}},
+        "job_queues": {"fg": {"compute_environments": ["fg"]}},
+        "wove_environments": {"a": {"job_queue": "main", "job_definition": "worker"},
+                              "b": {"job_queue": "fg", "job_definition": "worker"}}}, [
+        "job_definitions.worker: serves both EC2/SPOT and FARGATE queues; a job definition is for one platform"]),
+    # --- network, image, callback, tags ---
+    ("bad network ids", {"network": {"vpc_id": "vpc1", "subnet_ids": ["subnet-1", "sn-2"], "security_group_ids": ["group"]}}, [
+        "network.vpc_id: expected an id starting with 'vpc-', got 'vpc1'",
+        "network.subnet_ids[1]: expected an id starting with 'subnet-', got 'sn-2'",
+        "network.security_group_ids[0]: expected an id starting with 'sg-', got 'group'"]),
+    ("bad python version", {"image": {"python_version": "3"}}, [
+        "image.python_version: expected a Python 3 major.minor like '3.11', got '3'"]),
+    ("callback scheme", {"callback": {"base_url": "ftp://runner"}}, [
+        "callback.base_url: expected an http:// or https:// URL with a host, got 'ftp://runner'"]),
+    ("callback port", {"callback": {"base_url": "http://runner:8787", "port": 70000}}, [
+        "callback.port: must be within 1..65535, got 70000"]),
+    ("reserved tag", {"tags": {"aws:owner": "me"}}, ["tags.aws:owner: the aws: prefix is reserved by AWS"]),
+]
+
+
+@pytest.mark.parametrize("patch, expected", [(p, e) for _, p, e in CASES], ids=[c[0] for c in CASES])
+def test_rule(patch: dict[str, Any], expected: list[str]) -> None:
+    assert errors_of(merged(MINIMAL, patch)) == expected
+
+
+def test_minimal_and_dev_specs_are_valid() -> None:
+    assert errors_of(MINIMAL) == []
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Wove", "wove-batch:name: cluster name 'Wove' may hold only lower-case letters, digits and '-', starting with a letter or digit"),
+        ("w" * (CLUSTER_NAME_MAX + 1), f"wove-batch:name: cluster name '{'w' * 43}' is 43 characters; at most 42 fit IAM's 64-character role names"),
+    ],
+)
+def test_cluster_name(name: str, expected: str) -> None:
+    assert errors_of(MINIMAL, name=name) == [expected]
+
+
+def test_not_a_mapping_at_all() -> None:
+    assert errors_of(None) == ["wove-batch:cluster: expected a mapping, got None"]
+    assert errors_of(["a"]) == ["wove-batch:cluster: expected a mapping, got ['a']"]
+
+
+def test_several_independent_errors_are_all_reported_in_one_pass() -> None:
+    cluster = merged(
+        MINIMAL,
+        {
+            "compute_environments": {"cpu": {"max_vcpus": "many"}, "spot": {"type": "SPOT", "instance_types": ["c7g", "c6i"], "max_vcpus": 4, "bid_percentage": 120}},
+            "job_queues": {"main": {"priority": -3}},
+            "job_definitions": {"worker": {"timeout_seconds": 10, "retry_attempts": 20}},
+            "callback": {"base_url": "runner:8787"},
+            "colour": "blue",
+        },
+    )
+    assert errors_of(cluster) == [
+        "colour: unknown key; expected one of compute_environments, job_queues, job_definitions, wove_environments, "
+        "network, image, callback, tags",
+        "compute_environments.cpu.max_vcpus: expected a whole number, got 'many'",
+        "compute_environments.spot.instance_types: mixes arm64 (c7g) and x86_64 (c6i) instance types; an environment takes one architecture",
+        "compute_environments.spot.bid_percentage: must be within 1..100, got 120",
+        "job_queues.main.priority: must be at least 0, got -3",
+        "job_definitions.worker.retry_attempts: must be within 1..10, got 20",
+        "job_definitions.worker.timeout_seconds: must be at least 60, got 10",
+        "callback.base_url: expected an http:// or https:// URL with a host, got 'runner:8787'",
+    ]
+
+
+def test_typed_args_are_checked_like_config() -> None:
+    from components import ComputeEnvironmentArgs, JobDefinitionArgs, JobQueueArgs, WoveBatchClusterArgs
+
+    args = WoveBatchClusterArgs(
+        compute_environments={"cpu": ComputeEnvironmentArgs(type="EC2", instance_types=("m6i",), max_vcpus=0)},
+        job_queues={"main": JobQueueArgs(compute_environments=("cpu",))},
+        job_definitions={"worker": JobDefinitionArgs()},
+    )
+    parsed, errors = validate_cluster(args, "wove-test")
+    assert [str(e) for e in errors] == ["compute_environments.cpu.max_vcpus: must be at least 1, got 0"]
+    assert parsed == args
