@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -46,3 +46,39 @@ def plan_of(cluster: dict[str, Any], **kwargs: Any) -> Plan:
 @pytest.fixture
 def dev_plan() -> Plan:
     return run_stack(load_stack_file(REPO / "Pulumi.dev.yaml"))
+
+
+@pytest.fixture(scope="session")
+def worker_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv built the way the Dockerfile builds the image's: `python -m venv`,
+    then the pinned worker requirements. Its bin/ goes first on PATH for worker processes."""
+    import subprocess
+
+    venv = tmp_path_factory.mktemp("worker") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+         "-r", str(REPO / "worker_image" / "requirements.txt")],
+        check=True,
+    )
+    return venv
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Iterator[Path]:
+    """An application folder as the image's /opt/app: a module of Wove tasks on PYTHONPATH,
+    importable both here (the submitting side) and in the worker."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "wove_demo_tasks.py").write_text(
+        "import os, time\n\n\n"
+        "def square(x):\n    return x * x\n\n\n"
+        "def explode(message):\n    raise ValueError(message)\n\n\n"
+        "def die(code):\n    os._exit(code)\n\n\n"
+        "def whoami():\n    return {'uid': os.getuid(), 'job': os.environ.get('AWS_BATCH_JOB_ID')}\n"
+    )
+    sys.path.insert(0, str(app))
+    sys.modules.pop("wove_demo_tasks", None)
+    yield app
+    sys.path.remove(str(app))
+    sys.modules.pop("wove_demo_tasks", None)
