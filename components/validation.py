@@ -427,6 +427,13 @@ class _Rules:
             self.fail("callback.base_url", f"expected an http:// or https:// URL with a host, got {callback.base_url!r}")
         if not 1 <= callback.port <= 65535:
             self.fail("callback.port", f"must be within 1..65535, got {callback.port}")
+        else:
+            count = len(wove_environments(self.args))
+            if callback.port + count - 1 > 65535:
+                self.fail(
+                    "callback.port",
+                    f"{count} Wove environments listen on ports {callback.port}..{callback.port + count - 1}, past 65535",
+                )
 
     def tags(self) -> None:
         if len(self.args.tags) > 50:

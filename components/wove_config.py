@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 from .spec import CallbackArgs, WoveEnvironmentArgs
 
@@ -15,6 +18,25 @@ def callback_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/wove/events/{token}"
 
 
+def environment_token(secret: str, environment: str) -> str:
+    """Each environment's own callback token, derived from the stack's generated secret, so a
+    proxy in front of several environments can route `/wove/events/<token>` to the right one."""
+    return hmac.new(secret.encode(), environment.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def environment_base_url(base_url: str, configured_port: int, port: int) -> str:
+    """A base URL that names the configured callback port directly reaches the callback
+    server: each environment's URL then names that environment's port. Any other base URL
+    (a proxy) is used as it is."""
+    parts = urlsplit(base_url.rstrip("/"))
+    if parts.port != configured_port:
+        return base_url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme, f"{host}:{port}", parts.path, "", ""))
+
+
 def render_wove_environments(
     environments: Mapping[str, WoveEnvironmentArgs],
     *,
@@ -24,19 +46,24 @@ def render_wove_environments(
     callback: Optional[CallbackArgs],
     token: Optional[str],
 ) -> dict[str, dict[str, Any]]:
+    """One `aws_batch` entry per environment. With a callback, environment number i (in the
+    order given) listens on `callback.port + i`: each Wove environment runs its own callback
+    server, and one weave may use several environments at once."""
     rendered: dict[str, dict[str, Any]] = {}
-    for name, env in environments.items():
+    for index, (name, env) in enumerate(environments.items()):
         executor_config: dict[str, Any] = {
             "job_queue": queue_names[env.job_queue],
             "job_definition": definition_names[env.job_definition],
             "client_options": {"region_name": region},
         }
         if callback is not None and token is not None:
+            port = callback.port + index
+            own_token = environment_token(token, name)
             executor_config.update(
-                callback_url=callback_url(callback.base_url, token),
-                callback_token=token,
+                callback_url=callback_url(environment_base_url(callback.base_url, callback.port, port), own_token),
+                callback_token=own_token,
                 callback_host=CALLBACK_HOST,
-                callback_port=callback.port,
+                callback_port=port,
             )
         rendered[name] = {"executor": "aws_batch", "executor_config": executor_config}
     return rendered

@@ -219,22 +219,53 @@ def test_minimal_cluster_outputs() -> None:
     assert plan.secret_outputs == set()
 
 
-def test_callback_adds_a_generated_secret_token_to_every_environment() -> None:
-    plan = plan_of({**MINIMAL, "callback": {"base_url": "https://runner.example.com/", "port": 9000}})
+def test_callback_behind_a_proxy_gives_each_environment_its_own_token_and_port() -> None:
+    import hashlib
+    import hmac
+
+    cluster = {
+        **MINIMAL,
+        "job_queues": {"main": {"compute_environments": ["cpu"]}, "low": {"compute_environments": ["cpu"], "priority": 0}},
+        "callback": {"base_url": "https://runner.example.com/", "port": 9000},
+    }
+    plan = plan_of(cluster)
     token_resource = plan.named("wove-test-callback-token")
     assert token_resource.type == "random:index/randomPassword:RandomPassword"
     assert token_resource.inputs == {"length": 32, "special": False}
-    token = token_resource.state["result"]
-    assert plan.outputs["wove_environments"]["main"]["executor_config"] == {
+    secret = token_resource.state["result"]
+    main_token = hmac.new(secret.encode(), b"main", hashlib.sha256).hexdigest()[:32]
+    low_token = hmac.new(secret.encode(), b"low", hashlib.sha256).hexdigest()[:32]
+    environments = plan.outputs["wove_environments"]
+    assert environments["main"]["executor_config"] == {
         "job_queue": physical("wove-test-queue-main"),
         "job_definition": physical("wove-test-jobdef-worker"),
         "client_options": {"region_name": REGION},
-        "callback_url": f"https://runner.example.com/wove/events/{token}",
-        "callback_token": token,
+        "callback_url": f"https://runner.example.com/wove/events/{main_token}",
+        "callback_token": main_token,
         "callback_host": "0.0.0.0",
         "callback_port": 9000,
     }
+    low = environments["low"]["executor_config"]
+    assert (low["callback_url"], low["callback_token"], low["callback_port"]) == (
+        f"https://runner.example.com/wove/events/{low_token}",
+        low_token,
+        9001,
+    )
+    assert main_token != low_token
     assert plan.secret_outputs == {"wove_environments"}
+
+
+def test_direct_callback_url_names_each_environments_own_port() -> None:
+    cluster = {
+        **MINIMAL,
+        "job_queues": {"main": {"compute_environments": ["cpu"]}, "low": {"compute_environments": ["cpu"]}},
+        "callback": {"base_url": "http://10.0.1.5:8787", "port": 8787},
+    }
+    environments = plan_of(cluster).outputs["wove_environments"]
+    for name, port in (("main", 8787), ("low", 8788)):
+        config = environments[name]["executor_config"]
+        assert config["callback_port"] == port
+        assert config["callback_url"] == f"http://10.0.1.5:{port}/wove/events/{config['callback_token']}"
 
 
 def test_spot_best_fit_gets_a_spot_fleet_role_and_other_strategies_do_not() -> None:

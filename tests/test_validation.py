@@ -212,6 +212,9 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         "callback.base_url: expected an http:// or https:// URL with a host, got 'ftp://runner'"]),
     ("callback port", {"callback": {"base_url": "http://runner:8787", "port": 70000}}, [
         "callback.port: must be within 1..65535, got 70000"]),
+    ("callback ports run out", {"callback": {"base_url": "http://runner:65535", "port": 65535},
+                                "job_queues": {"low": {"compute_environments": ["cpu"]}}}, [
+        "callback.port: 2 Wove environments listen on ports 65535..65536, past 65535"]),
     ("reserved tag", {"tags": {"aws:owner": "me"}}, ["tags.aws:owner: the aws: prefix is reserved by AWS"]),
 ]
 
