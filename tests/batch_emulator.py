@@ -1,0 +1,299 @@
+"""End-to-end harness: moto's AWS emulator as the Batch API, this harness as the compute
+environment.
+
+- MotoServer starts `moto_server` on a free loopback port and stops it by its PID.
+- deploy() creates in moto, through boto3, the Batch side of what the stack program declared
+  (from the same mocks run as `python -m components plan`), with the component's inputs
+  translated to the AWS API where the names differ. Translations are listed in
+  TRANSLATIONS; what moto rejects fails the test.
+- JobRunner plays the compute environment: it reads each submitted job back from moto
+  (list_jobs, describe_jobs) and runs the job's command with the job's environment as a
+  process, which posts to Wove's callback server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import boto3
+
+from components.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, Plan
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
+# Where the Batch API differs from the provider's inputs, or moto needs what AWS infers.
+TRANSLATIONS = {
+    "serviceRole": "AWS uses the service-linked role AWSServiceRoleForBatch when none is given; "
+    "moto requires one, so its ARN is passed explicitly",
+    "computeEnvironmentOrders": "the provider's list is the API's computeEnvironmentOrder",
+    "subnets/securityGroupIds/vpcId": "the plan's default-VPC lookups are mock answers; moto's own default "
+    "VPC and subnets stand in for them",
+    "containerProperties": "the provider takes a JSON string; the API takes the object",
+    "computeResources": "the provider's minVcpus/maxVcpus/desiredVcpus/ec2Configurations are the API's "
+    "minvCpus/maxvCpus/desiredvCpus/ec2Configuration",
+}
+COMPUTE_RESOURCE_KEYS = {
+    "minVcpus": "minvCpus",
+    "maxVcpus": "maxvCpus",
+    "desiredVcpus": "desiredvCpus",
+    "ec2Configurations": "ec2Configuration",
+}
+
+
+def free_port(consecutive: int = 1) -> int:
+    """A loopback port with `consecutive - 1` free ports after it."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port + consecutive > 65535:
+            continue
+        try:
+            sockets = []
+            for offset in range(consecutive):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("0.0.0.0", port + offset))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+class MotoServer:
+    """moto's server on 127.0.0.1, in strict (default) Batch mode."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.process: Optional[subprocess.Popen[bytes]] = None
+
+    def start(self) -> None:
+        executable = Path(sys.executable).parent / "moto_server"
+        log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(executable), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # AWS's managed policies exist in every account; moto loads them only when asked.
+            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto_server exited: {self.log_path.read_text()}")
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("moto_server did not start in 30 s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        pid = self.process.pid
+        os.killpg(pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def _post(self, path: str, body: Optional[dict] = None) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}{path}", data=data, method="POST"), timeout=10).read()
+
+    def reset(self) -> None:
+        self._post("/moto-api/reset")
+        self.let_moto_run_jobs()
+
+    def hold_jobs(self) -> None:
+        """Keep submitted jobs SUBMITTED in moto: the harness, not moto, plays the compute
+        environment (moto would try to run them in Docker, fail, and mark them FAILED)."""
+        self._post("/moto-api/state-manager/set-transition",
+                   {"model_name": "batch::job", "transition": {"progression": "time", "seconds": 3600}})
+
+    def let_moto_run_jobs(self) -> None:
+        """moto's default: a job moves on at once, and without Docker it ends FAILED."""
+        self._post("/moto-api/state-manager/set-transition",
+                   {"model_name": "batch::job", "transition": {"progression": "manual", "times": 1}})
+
+    def client(self, service: str, **options: Any) -> Any:
+        options.setdefault("region_name", REGION)
+        return boto3.client(service, endpoint_url=self.endpoint, **CREDENTIALS, **options)
+
+
+@dataclass
+class Deployment:
+    """What deploy() created: physical names of the Batch resources by type."""
+
+    compute_environments: dict[str, str] = field(default_factory=dict)
+    job_queues: dict[str, str] = field(default_factory=dict)
+    job_definitions: dict[str, str] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)
+
+
+def deploy(plan: Plan, moto: MotoServer) -> Deployment:
+    """Create in moto what the plan declares, in dependency order, with the planned names."""
+    iam, ec2, batch, ecr = (moto.client(s) for s in ("iam", "ec2", "batch", "ecr"))
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])
+    ids = {DEFAULT_VPC_ID: vpc, **dict(zip(DEFAULT_SUBNET_IDS, subnets))}
+    service_role = iam.create_service_linked_role(AWSServiceName="batch.amazonaws.com")["Role"]["Arn"]
+    created = Deployment()
+
+    def order(resource: Any) -> int:
+        return [
+            "aws:iam/role:Role", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/rolePolicy:RolePolicy",
+            "aws:iam/instanceProfile:InstanceProfile", "aws:ec2/securityGroup:SecurityGroup",
+            "aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+            "aws:batch/computeEnvironment:ComputeEnvironment", "aws:batch/jobQueue:JobQueue",
+            "aws:batch/jobDefinition:JobDefinition",
+        ].index(resource.type) if resource.type.startswith("aws:") else -1
+
+    for resource in sorted((r for r in plan.resources if order(r) >= 0), key=order):
+        inputs, name = resource.inputs, resource.state.get("name")
+        tags = inputs.get("tags") or {}
+        if resource.type == "aws:iam/role:Role":
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
+                            Description=inputs.get("description", ""),
+                            Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+            created.roles.append(name)
+        elif resource.type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+            iam.attach_role_policy(RoleName=inputs["role"], PolicyArn=inputs["policyArn"])
+        elif resource.type == "aws:iam/rolePolicy:RolePolicy":
+            iam.put_role_policy(RoleName=inputs["role"], PolicyName=name, PolicyDocument=inputs["policy"])
+        elif resource.type == "aws:iam/instanceProfile:InstanceProfile":
+            iam.create_instance_profile(InstanceProfileName=name)
+            iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=inputs["role"])
+        elif resource.type == "aws:ec2/securityGroup:SecurityGroup":
+            group = ec2.create_security_group(GroupName=name, Description=inputs["description"], VpcId=ids[inputs["vpcId"]])
+            ids[resource.state["id"]] = group["GroupId"]
+        elif resource.type == "aws:ecr/repository:Repository":
+            ecr.create_repository(repositoryName=name, imageTagMutability=inputs["imageTagMutability"],
+                                  imageScanningConfiguration=inputs["imageScanningConfiguration"])
+        elif resource.type == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+            ecr.put_lifecycle_policy(repositoryName=inputs["repository"], lifecyclePolicyText=inputs["policy"])
+        elif resource.type == "aws:batch/computeEnvironment:ComputeEnvironment":
+            compute = {COMPUTE_RESOURCE_KEYS.get(k, k): v for k, v in inputs["computeResources"].items()}
+            compute["subnets"] = [ids.get(s, s) for s in compute["subnets"]]
+            compute["securityGroupIds"] = [ids.get(s, s) for s in compute["securityGroupIds"]]
+            response = batch.create_compute_environment(
+                computeEnvironmentName=name, type=inputs["type"], state=inputs["state"],
+                computeResources=compute, serviceRole=service_role, tags=tags,
+            )
+            assert response["computeEnvironmentArn"] == resource.state["arn"], "moto's ARN differs from the plan's"
+            created.compute_environments[resource.name] = name
+        elif resource.type == "aws:batch/jobQueue:JobQueue":
+            batch.create_job_queue(
+                jobQueueName=name, priority=inputs["priority"], state=inputs["state"], tags=tags,
+                computeEnvironmentOrder=inputs["computeEnvironmentOrders"],
+            )
+            created.job_queues[resource.name] = name
+        elif resource.type == "aws:batch/jobDefinition:JobDefinition":
+            options: dict[str, Any] = {}
+            if "retryStrategy" in inputs:
+                options["retryStrategy"] = inputs["retryStrategy"]
+            if "timeout" in inputs:
+                options["timeout"] = inputs["timeout"]
+            batch.register_job_definition(
+                jobDefinitionName=name, type=inputs["type"], platformCapabilities=inputs["platformCapabilities"],
+                containerProperties=json.loads(inputs["containerProperties"]),
+                propagateTags=inputs["propagateTags"], tags=tags, **options,
+            )
+            created.job_definitions[resource.name] = name
+    return created
+
+
+@dataclass
+class RanJob:
+    """A job the harness read back from moto and ran."""
+
+    job_id: str
+    job_name: str
+    job_queue: str
+    job_definition: str
+    command: list[str]
+    environment: dict[str, str]
+    returncode: Optional[int] = None
+    output: str = ""
+
+
+class JobRunner:
+    """Plays the compute environment: runs every job submitted to the given queues."""
+
+    def __init__(self, moto: MotoServer, queues: list[str], worker_path: Path, app_dir: Path, workers: int = 8) -> None:
+        self.batch = moto.client("batch")
+        self.queues = queues
+        self.base_env = {"PATH": f"{worker_path}:/usr/bin:/bin", "PYTHONPATH": str(app_dir)}
+        self.jobs: dict[str, RanJob] = {}
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=workers)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "JobRunner":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._pool.shutdown(wait=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.1):
+            for queue in self.queues:
+                for status in JOB_STATUSES:
+                    summaries = self.batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]
+                    new = [s["jobId"] for s in summaries if s["jobId"] not in self.jobs]
+                    if new:
+                        for job in self.batch.describe_jobs(jobs=new)["jobs"]:
+                            self._start(job)
+
+    def _start(self, job: dict[str, Any]) -> None:
+        container = job["container"]
+        environment = {}
+        for variable in container.get("environment", []):
+            environment.setdefault(variable["name"], variable["value"])
+        ran = RanJob(job["jobId"], job["jobName"], job["jobQueue"], job["jobDefinition"], list(container["command"]), environment)
+        with self._lock:
+            self.jobs[ran.job_id] = ran
+        self._pool.submit(self._run, ran)
+
+    def _run(self, job: RanJob) -> None:
+        result = subprocess.run(job.command, env={**self.base_env, **job.environment},
+                                capture_output=True, text=True, timeout=120)
+        job.returncode, job.output = result.returncode, result.stderr
+
+    def wait_idle(self, count: int, timeout: float = 30) -> list[RanJob]:
+        """The ran jobs once `count` have been started and all have finished."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                jobs = list(self.jobs.values())
+            if len(jobs) >= count and all(j.returncode is not None for j in jobs):
+                return jobs
+            time.sleep(0.05)
+        raise TimeoutError(f"{len(self.jobs)} jobs started, {count} expected")

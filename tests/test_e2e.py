@@ -1,0 +1,274 @@
+"""End to end: the stack's outputs drive the real Wove aws_batch executor against moto's
+AWS Batch emulator (strict mode), with this harness as the compute environment."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import wove
+from botocore.exceptions import ClientError
+from wove.runtime import runtime
+
+from batch_emulator import REGION, JobRunner, MotoServer, deploy, free_port
+from components.plan import Plan
+from components.wove_client import (
+    BatchJobFailedError,
+    PayloadTooLargeError,
+    close_environments,
+    wove_environments,
+)
+from conftest import plan_of
+
+JOB_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def stack(moto: MotoServer) -> Plan:
+    """A fresh emulator holding what the stack program declares: two queues of different
+    priority over one EC2 environment, one job definition, two Wove environments."""
+    moto.reset()
+    moto.hold_jobs()
+    port = free_port(consecutive=2)
+    cluster = {
+        "image": {"python_version": "3.11"},
+        "compute_environments": {"cpu": {"type": "EC2", "instance_types": ["m6i.large"], "max_vcpus": 16}},
+        "job_queues": {
+            "high": {"priority": 10, "compute_environments": ["cpu"]},
+            "low": {"priority": 1, "compute_environments": ["cpu"]},
+        },
+        "job_definitions": {"worker": {"vcpus": 1, "memory": 2048, "retry_attempts": 2, "timeout_seconds": 600}},
+        "wove_environments": {
+            "batch": {"job_queue": "high", "job_definition": "worker"},
+            "batch_low": {"job_queue": "low", "job_definition": "worker"},
+        },
+        "callback": {"base_url": f"http://127.0.0.1:{port}", "port": port},
+    }
+    plan = plan_of(cluster, name="e2e", region=REGION)
+    deploy(plan, moto)
+    return plan
+
+
+@pytest.fixture
+def environments(stack: Plan, moto: MotoServer) -> Iterator[dict[str, Any]]:
+    """The helper's environments, with only the boto3 client pointed at moto, in wove.config."""
+    envs = wove_environments(
+        {"wove_environments": stack.outputs["wove_environments"]},
+        client_factory=lambda **options: moto.client("batch", **options),
+        poll_seconds=0.5,
+    )
+    wove.config(environments=envs)
+    try:
+        yield envs
+    finally:
+        close_environments(envs)
+        wove.config(environments={name: None for name in envs})
+
+
+def runner(moto: MotoServer, stack: Plan, worker_venv: Path, app_dir: Path) -> JobRunner:
+    return JobRunner(moto, list(stack.outputs["job_queues"].values()), worker_venv / "bin", app_dir)
+
+
+def test_deployed_resources_match_the_plan(stack: Plan, moto: MotoServer) -> None:
+    batch = moto.client("batch")
+    queues = {q["jobQueueName"]: q for q in batch.describe_job_queues()["jobQueues"]}
+    assert set(queues) == set(stack.outputs["job_queues"].values())
+    high = queues[stack.outputs["job_queues"]["high"]]
+    assert high["priority"] == 10
+    assert [o["computeEnvironment"] for o in high["computeEnvironmentOrder"]] == [stack.outputs["compute_environments"]["cpu"]]
+    (definition,) = batch.describe_job_definitions(jobDefinitionName=stack.outputs["job_definitions"]["worker"])["jobDefinitions"]
+    assert definition["containerProperties"]["command"] == ["python", "-m", "wove.backend_worker"]
+    assert definition["retryStrategy"]["attempts"] == 2
+    assert definition["timeout"] == {"attemptDurationSeconds": 600}
+
+
+def test_one_task_runs_as_a_batch_job_and_returns(
+    stack: Plan, moto: MotoServer, environments: dict, worker_venv: Path, app_dir: Path
+) -> None:
+    import wove_demo_tasks
+
+    with runner(moto, stack, worker_venv, app_dir) as jobs:
+        with wove.weave() as w:
+            @w.do(environment="batch")
+            def squared() -> int:
+                return wove_demo_tasks.square(7)
+
+        (job,) = jobs.wait_idle(1)
+    assert w.result.squared == 49
+    assert JOB_NAME.fullmatch(job.job_name) and job.job_name.startswith("wove-squared-")
+    assert job.job_queue.endswith(f"/{stack.outputs['job_queues']['high']}")
+    assert job.job_definition.split("/")[-1].split(":")[0] == stack.outputs["job_definitions"]["worker"]
+    assert job.command == ["python", "-m", "wove.backend_worker"]
+    assert "WOVE_BACKEND_PAYLOAD" in job.environment and job.returncode == 0
+
+
+def test_fan_out_of_twenty_tasks_over_two_queues(
+    stack: Plan, moto: MotoServer, environments: dict, worker_venv: Path, app_dir: Path
+) -> None:
+    import wove_demo_tasks
+
+    with runner(moto, stack, worker_venv, app_dir) as jobs:
+        with wove.weave() as w:
+            @w.do(range(10), environment="batch")
+            def urgent(item: int) -> int:
+                return wove_demo_tasks.square(item)
+
+            @w.do(range(10, 20), environment="batch_low")
+            def bulk(item: int) -> int:
+                return wove_demo_tasks.square(item)
+
+        ran = jobs.wait_idle(20)
+    assert w.result.urgent == [i * i for i in range(10)]
+    assert w.result.bulk == [i * i for i in range(10, 20)]
+    by_queue: dict[str, int] = {}
+    for job in ran:
+        by_queue[job.job_queue.rsplit("/", 1)[1]] = by_queue.get(job.job_queue.rsplit("/", 1)[1], 0) + 1
+        assert job.returncode == 0
+    assert by_queue == {stack.outputs["job_queues"]["high"]: 10, stack.outputs["job_queues"]["low"]: 10}
+    assert len({job.job_name for job in ran}) == 20
+
+
+def test_task_error_reaches_the_caller(
+    stack: Plan, moto: MotoServer, environments: dict, worker_venv: Path, app_dir: Path
+) -> None:
+    import wove_demo_tasks
+
+    with runner(moto, stack, worker_venv, app_dir) as jobs:
+        with wove.weave() as w:
+            @w.do(environment="batch")
+            def failing() -> None:
+                wove_demo_tasks.explode("disk full")
+        jobs.wait_idle(1)
+    # Wove raises a task's error where its result is read, as it does for local tasks.
+    with pytest.raises(ValueError, match="^disk full$"):
+        w.result.failing
+
+
+def test_worker_that_dies_is_reported_by_the_delivery_timeout(
+    stack: Plan, moto: MotoServer, environments: dict, worker_venv: Path, app_dir: Path
+) -> None:
+    import wove_demo_tasks
+
+    started = time.monotonic()
+    with runner(moto, stack, worker_venv, app_dir) as jobs:
+        with wove.weave() as w:
+            @w.do(environment="batch", delivery_timeout=5)
+            def dies() -> None:
+                wove_demo_tasks.die(3)
+        (job,) = jobs.wait_idle(1)
+    with pytest.raises(wove.DeliveryTimeoutError, match=r"^Delivery timeout exceeded for task 'dies' \(5s\)\.$"):
+        w.result.dies
+    assert job.returncode == 3
+    assert time.monotonic() - started < 30
+
+
+def test_unknown_job_definition_fails_the_submit_clearly(stack: Plan, environments: dict) -> None:
+    config = dict(environments["batch"]["executor_config"], job_definition="no-such-definition")
+    wove.config(environments={"broken": {"executor": "aws_batch", "executor_config": config}})
+    try:
+        with wove.weave() as w:
+            @w.do(environment="broken")
+            def anything() -> int:
+                return 1
+        with pytest.raises(ClientError, match="Job definition no-such-definition does not exist"):
+            w.result.anything
+    finally:
+        wove.config(environments={"broken": None})
+
+
+def test_without_the_helper_wove_job_names_are_rejected_by_batch(stack: Plan, moto: MotoServer) -> None:
+    """Trap 1: Wove names jobs `<prefix>-<task>:<hex>`; AWS Batch (and moto, strict) refuse ':'."""
+    raw = stack.outputs["wove_environments"]["batch"]
+    config = dict(raw["executor_config"], client=moto.client("batch"))
+    wove.config(environments={"raw": {"executor": "aws_batch", "executor_config": config}})
+    try:
+        with wove.weave() as w:
+            @w.do(environment="raw")
+            def anything() -> int:
+                return 1
+        with pytest.raises(ClientError, match="Job name should match valid pattern"):
+            w.result.anything
+    finally:
+        wove.config(environments={"raw": None})
+
+
+def test_job_batch_marks_failed_surfaces_as_an_exception_naming_it(
+    stack: Plan, moto: MotoServer, environments: dict
+) -> None:
+    """Nobody runs this job: moto, left to itself without Docker, marks it FAILED."""
+    moto.let_moto_run_jobs()
+    started = time.monotonic()
+    with wove.weave() as w:
+        @w.do(environment="batch")
+        def lost() -> int:
+            return 1
+    elapsed = time.monotonic() - started
+    with pytest.raises(BatchJobFailedError) as raised:
+        w.result.lost
+    assert elapsed < 10
+    message = str(raised.value)
+    assert re.fullmatch(
+        r"AWS Batch job wove-lost-[0-9a-f]{32} \([0-9a-f-]{36}\) of task 'lost' FAILED: no status reason given", message
+    ), message
+    (summary,) = moto.client("batch").list_jobs(jobQueue=stack.outputs["job_queues"]["high"], jobStatus="FAILED")["jobSummaryList"]
+    assert summary["jobName"] in message and summary["jobId"] in message
+
+
+def test_oversized_argument_is_refused_before_submit(stack: Plan, moto: MotoServer, environments: dict) -> None:
+    with wove.weave() as w:
+        @w.do
+        def blob() -> str:
+            return "x" * 40_000
+
+        @w.do(environment="batch")
+        def count(blob: str) -> int:
+            return len(blob)
+    with pytest.raises(PayloadTooLargeError, match=r"^task 'count': its SubmitJob request is \d+ bytes, over AWS Batch's 30720"):
+        w.result.count
+    batch = moto.client("batch")
+    for queue in stack.outputs["job_queues"].values():
+        for status in ("SUBMITTED", "FAILED"):
+            assert batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"] == []
+
+
+def test_watcher_polls_in_batches_of_at_most_100_jobs(stack: Plan, moto: MotoServer, environments: dict) -> None:
+    """150 submitted jobs, watched through the real boto3 client: DescribeJobs never gets
+    more than 100 ids, and every job is asked about."""
+    client = environments["batch"]["executor_config"]["client"]
+    asked: list[int] = []
+    client.meta.events.register("provide-client-params.batch.DescribeJobs", lambda params, **_: asked.append(len(params["jobs"])))
+    payload = "eyJydW5faWQiOiAiYTpiIiwgImNhbGxiYWNrX3VybCI6ICJodHRwOi8vMTI3LjAuMC4xOjEvIn0="  # {"run_id": "a:b", "callback_url": ...}
+    for i in range(150):
+        client.submit_job(
+            jobName=f"wove-load:{i}",
+            jobQueue=stack.outputs["job_queues"]["low"],
+            jobDefinition=stack.outputs["job_definitions"]["worker"],
+            containerOverrides={"environment": [{"name": "WOVE_BACKEND_PAYLOAD", "value": payload}]},
+        )
+    submitted_at = len(asked)
+
+    def full_round() -> bool:  # a round begun after the last submit asks about all 150
+        later = asked[submitted_at:]
+        return any(later[i : i + 2] == [100, 50] for i in range(len(later)))
+
+    deadline = time.monotonic() + 10
+    while not full_round() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert full_round(), asked
+    assert max(asked) <= 100
+    assert len(client.watched_job_ids) == 150  # held SUBMITTED: still watched
+    client.close()
+    assert client.watched_job_ids == []
