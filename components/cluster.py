@@ -9,14 +9,20 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from .compute import create_compute_environment
-from .iam import create_roles, execution_policy_document
+from .iam import create_roles, execution_policy_document, grant_job_role
 from .image import create_images
 from .job_definitions import create_job_definition
 from .network import resolve_network
 from .queues import create_job_queue
 from .scope import Scope
 from .spec import WoveBatchClusterArgs
-from .topology import cluster_architectures, definition_architecture, definition_platforms, platform_of_environment
+from .topology import (
+    cluster_architectures,
+    definition_architecture,
+    definition_platforms,
+    platform_of_environment,
+    spot_backed_definitions,
+)
 from .topology import wove_environments as effective_wove_environments
 from .validation import require_valid
 from .wove_config import render_wove_environments
@@ -66,7 +72,12 @@ class WoveBatchCluster(pulumi.ComponentResource):
             | {definition_architecture(spec, jd) for jd in spec.job_definitions.values()}
         )
         images = create_images(scope, spec.image, architectures)
-        execution_policy = self._execution_policy(scope, spec, roles.execution_role, images.repository, invoke)
+        log_group = aws.cloudwatch.LogGroup(
+            scope.child("logs"), retention_in_days=spec.logs.retention_days, tags=scope.tagged(), opts=scope.opts()
+        )
+        region = aws.get_region_output(opts=invoke).region
+        execution_policy = self._execution_policy(scope, spec, roles.execution_role, images.repository, log_group, invoke)
+        job_role_grants = grant_job_role(scope, roles.job_role, spec.job_role)
 
         environments = {
             ce_name: create_compute_environment(scope, ce_name, ce, roles, network)
@@ -77,6 +88,10 @@ class WoveBatchCluster(pulumi.ComponentResource):
             for queue_name, queue in spec.job_queues.items()
         }
         platforms_of_definitions = definition_platforms(spec)
+        spot_backed = spot_backed_definitions(spec)
+        assign_public_ip = (
+            spec.network.assign_public_ip if spec.network.assign_public_ip is not None else network.uses_default_vpc
+        )
         definitions = {
             jd_name: create_job_definition(
                 scope,
@@ -86,8 +101,11 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 roles=roles,
                 platform=platforms_of_definitions[jd_name],
                 architecture=definition_architecture(spec, jd),
-                assign_public_ip=network.uses_default_vpc,
-                depends_on=[execution_policy] if execution_policy is not None else [],
+                assign_public_ip=assign_public_ip,
+                spot_backed=jd_name in spot_backed,
+                log_group=log_group.name,
+                region=region,
+                depends_on=[execution_policy, *job_role_grants],
             )
             for jd_name, jd in spec.job_definitions.items()
         }
@@ -100,7 +118,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 random.RandomPassword(scope.child("callback-token"), length=32, special=False, opts=scope.opts()).result
             )
 
-        self.region = aws.get_region_output(opts=invoke).region
+        self.region = region
         self.job_queues = _names(queues)
         self.job_definitions = _names(definitions)
         self.compute_environments = pulumi.Output.all(**{k: v.arn for k, v in environments.items()})
@@ -135,18 +153,21 @@ class WoveBatchCluster(pulumi.ComponentResource):
         spec: WoveBatchClusterArgs,
         execution_role: aws.iam.Role,
         repository: Optional[aws.ecr.Repository],
+        log_group: aws.cloudwatch.LogGroup,
         invoke: pulumi.InvokeOutputOptions,
-    ) -> Optional[aws.iam.RolePolicy]:
-        """The execution role's only permissions: pull this repository, read these secrets."""
+    ) -> aws.iam.RolePolicy:
+        """The execution role's only permissions: pull this repository, write to this log
+        group, read these secrets."""
         sources = sorted({s for jd in spec.job_definitions.values() for s in jd.secrets.values()})
-        if repository is None and not sources:
-            return None
         identity = aws.get_caller_identity_output(opts=invoke)
         region = aws.get_region_output(opts=invoke).region
         repository_arn = repository.arn if repository is not None else None
-        document = pulumi.Output.all(repository_arn, identity.account_id, region).apply(
+        document = pulumi.Output.all(repository_arn, identity.account_id, region, log_group.arn).apply(
             lambda values: execution_policy_document(
-                values[0], [_secret_arn(s, region=values[2], account=values[1]) for s in sources]
+                values[0],
+                [secret_arn(s, region=values[2], account=values[1]) for s in sources],
+                values[3],
+                list(spec.job_definitions),
             )
         )
         return aws.iam.RolePolicy(
@@ -161,8 +182,11 @@ def _names(resources: Mapping[str, Any]) -> pulumi.Output[dict[str, str]]:
     return pulumi.Output.all(**{key: resource.name for key, resource in resources.items()})
 
 
-def _secret_arn(source: str, *, region: str, account: str) -> str:
-    """An SSM parameter name as the ARN IAM needs; ARNs as they are."""
-    if source.startswith("arn:"):
-        return source
-    return f"arn:aws:ssm:{region}:{account}:parameter/{source.lstrip('/')}"
+def secret_arn(source: str, *, region: str, account: str) -> str:
+    """The ARN IAM needs for a job secret's `valueFrom`: an SSM parameter name becomes its
+    ARN; a Secrets Manager reference loses its `:json-key:version-stage:version-id` tail."""
+    if not source.startswith("arn:"):
+        return f"arn:aws:ssm:{region}:{account}:parameter/{source.lstrip('/')}"
+    if ":secretsmanager:" in source:
+        return ":".join(source.split(":")[:7])
+    return source

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from .architecture import is_gpu_type
 from .iam import ClusterRoles
+from .launch_templates import create_launch_template, template_reference
 from .network import ClusterNetwork
 from .scope import Scope
 from .spec import ComputeEnvironmentArgs
@@ -37,6 +38,10 @@ def create_compute_environment(
         type="MANAGED",
         state=ce.state,
         compute_resources=resources,
+        update_policy=aws.batch.ComputeEnvironmentUpdatePolicyArgs(
+            terminate_jobs_on_update=ce.update_policy.terminate_jobs_on_update,
+            job_execution_timeout_minutes=ce.update_policy.job_execution_timeout_minutes,
+        ),
         tags=scope.tagged(),
         opts=scope.opts(
             depends_on=roles.attachments,
@@ -70,6 +75,7 @@ def _compute_resources(
         bid_percentage=ce.bid_percentage,
         spot_iam_fleet_role=spot_fleet_role,
         instance_role=roles.instance_profile.arn,
+        launch_template=template_reference(create_launch_template(scope, name, ce)),
         subnets=network.subnet_ids,
         security_group_ids=network.security_group_ids,
         ec2_configurations=[

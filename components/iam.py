@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .scope import Scope
+from .spec import JobRoleArgs
 
 ECS_INSTANCE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
 SPOT_FLEET_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2SpotFleetTaggingRole"
@@ -99,9 +100,41 @@ def create_roles(scope: Scope, needs_instances: bool, needs_spot_fleet: bool) ->
     return ClusterRoles(instance_profile, spot_fleet_role, execution_role, job_role, attachments)
 
 
-def execution_policy_document(repository_arn: Optional[str], secret_arns: list[str]) -> str:
-    """What the execution role may do: pull from this repository, read exactly these secrets."""
-    statements: list[dict] = []
+def grant_job_role(scope: Scope, job_role: aws.iam.Role, grants: JobRoleArgs) -> list[pulumi.Resource]:
+    """Exactly what the stack config grants the task code: managed policies and statements."""
+    granted: list[pulumi.Resource] = [
+        aws.iam.RolePolicyAttachment(
+            scope.child("job-role-managed", str(i)), role=job_role.name, policy_arn=arn, opts=scope.opts()
+        )
+        for i, arn in enumerate(grants.managed_policy_arns)
+    ]
+    if grants.policy_statements:
+        granted.append(
+            aws.iam.RolePolicy(
+                scope.child("job-role-policy"),
+                role=job_role.name,
+                policy=json.dumps({"Version": "2012-10-17", "Statement": [dict(s) for s in grants.policy_statements]}),
+                opts=scope.opts(),
+            )
+        )
+    return granted
+
+
+def execution_policy_document(
+    repository_arn: Optional[str], secret_arns: list[str], log_group_arn: str, stream_prefixes: list[str]
+) -> str:
+    """What the execution role may do: pull from this repository, write the job definitions'
+    streams of this log group, read exactly these secrets."""
+    statements: list[dict] = [
+        {
+            "Sid": "WriteJobLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            # Stream names end in the ECS task id, unknown before the job runs: a trailing
+            # wildcard after each job definition's own stream prefix.
+            "Resource": [f"{log_group_arn}:log-stream:{prefix}/*" for prefix in sorted(stream_prefixes)],
+        }
+    ]
     if repository_arn is not None:
         statements += [
             # GetAuthorizationToken is account-wide: AWS accepts no resource but "*" for it.

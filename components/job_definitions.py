@@ -8,9 +8,10 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
+from . import limits
 from .iam import ClusterRoles
 from .scope import Scope
-from .spec import JobDefinitionArgs
+from .spec import JobDefinitionArgs, RetryRuleArgs
 
 CPU_ARCHITECTURES = {"x86_64": "X86_64", "arm64": "ARM64"}
 
@@ -24,6 +25,9 @@ def container_properties(
     platform: str,
     architecture: str,
     assign_public_ip: bool,
+    log_group: str,
+    region: str,
+    stream_prefix: str,
 ) -> str:
     """The containerProperties JSON Batch takes, with stable key order (no spurious diffs)."""
     requirements = [
@@ -40,15 +44,47 @@ def container_properties(
         "resourceRequirements": requirements,
         "environment": [{"name": k, "value": v} for k, v in sorted(jd.environment.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(jd.secrets.items())],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": stream_prefix},
+        },
     }
     if platform == "FARGATE":
         properties["networkConfiguration"] = {"assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED"}
-        properties["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
+        properties["fargatePlatformConfiguration"] = {"platformVersion": jd.platform_version}
         properties["runtimePlatform"] = {
             "operatingSystemFamily": "LINUX",
             "cpuArchitecture": CPU_ARCHITECTURES[architecture],
         }
     return json.dumps(properties)
+
+
+# Retry a job whose host was reclaimed; any other failure is the application's: exit.
+SPOT_RETRY_RULES = (
+    RetryRuleArgs(action="RETRY", on_status_reason=limits.SPOT_RECLAIMED_STATUS_REASON),
+    RetryRuleArgs(action="EXIT", on_reason="*"),
+)
+
+
+def retry_strategy(jd: JobDefinitionArgs, spot_backed: bool) -> Optional[aws.batch.JobDefinitionRetryStrategyArgs]:
+    """The user's attempts and rules; on Spot, 3 attempts and SPOT_RETRY_RULES by default."""
+    attempts = jd.retry_attempts if jd.retry_attempts is not None else (limits.SPOT_DEFAULT_ATTEMPTS if spot_backed else None)
+    rules = jd.evaluate_on_exit or (SPOT_RETRY_RULES if spot_backed else ())
+    if attempts is None and not rules:
+        return None
+    return aws.batch.JobDefinitionRetryStrategyArgs(
+        attempts=attempts,
+        evaluate_on_exits=[
+            aws.batch.JobDefinitionRetryStrategyEvaluateOnExitArgs(
+                action=rule.action,
+                on_status_reason=rule.on_status_reason,
+                on_reason=rule.on_reason,
+                on_exit_code=rule.on_exit_code,
+            )
+            for rule in rules
+        ]
+        or None,
+    )
 
 
 def create_job_definition(
@@ -61,9 +97,12 @@ def create_job_definition(
     platform: str,
     architecture: str,
     assign_public_ip: bool,
+    spot_backed: bool,
+    log_group: pulumi.Output[str],
+    region: pulumi.Output[str],
     depends_on: list[pulumi.Resource],
 ) -> aws.batch.JobDefinition:
-    properties = pulumi.Output.all(image, roles.job_role.arn, roles.execution_role.arn).apply(
+    properties = pulumi.Output.all(image, roles.job_role.arn, roles.execution_role.arn, log_group, region).apply(
         lambda values: container_properties(
             jd,
             image=values[0],
@@ -72,11 +111,12 @@ def create_job_definition(
             platform=platform,
             architecture=architecture,
             assign_public_ip=assign_public_ip,
+            log_group=values[3],
+            region=values[4],
+            stream_prefix=name,
         )
     )
-    retry: Optional[aws.batch.JobDefinitionRetryStrategyArgs] = None
-    if jd.retry_attempts is not None:
-        retry = aws.batch.JobDefinitionRetryStrategyArgs(attempts=jd.retry_attempts)
+    retry = retry_strategy(jd, spot_backed)
     timeout: Optional[aws.batch.JobDefinitionTimeoutArgs] = None
     if jd.timeout_seconds is not None:
         timeout = aws.batch.JobDefinitionTimeoutArgs(attempt_duration_seconds=jd.timeout_seconds)

@@ -78,3 +78,41 @@ SUBMIT_JOB_MAX_BYTES = 30 * 1024
 # DescribeJobs takes at most 100 job ids a call.
 # https://docs.aws.amazon.com/batch/latest/APIReference/API_DescribeJobs.html
 DESCRIBE_JOBS_MAX_IDS = 100
+
+# Compute environment update policy: jobExecutionTimeoutMinutes 1 to 360.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_UpdatePolicy.html
+UPDATE_TIMEOUT_MINUTES_MIN = 1
+UPDATE_TIMEOUT_MINUTES_MAX = 360
+
+# Root volume: the ECS-optimized AL2023 AMI's snapshot is 30 GiB; gp3 volumes go to 16 TiB.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-optimized_AMI.html
+# https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html
+ROOT_VOLUME_GIB_MIN = 30
+ROOT_VOLUME_GIB_MAX = 16384
+
+# Fair-share scheduling policy bounds.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_FairsharePolicy.html
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ShareAttributes.html
+SHARE_DECAY_SECONDS_MAX = 604800
+COMPUTE_RESERVATION_MAX = 99
+SHARES_MAX = 500
+SHARE_WEIGHT_MIN = 0.0001
+SHARE_WEIGHT_MAX = 999.9999
+
+# Job state time limit actions: maxTimeSeconds 600 to 86400.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_JobStateTimeLimitAction.html
+RUNNABLE_TIMEOUT_MIN = 600
+RUNNABLE_TIMEOUT_MAX = 86400
+
+# evaluateOnExit patterns: at most 512 characters.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_EvaluateOnExit.html
+EXIT_PATTERN_MAX = 512
+
+# CloudWatch Logs retention values.
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+# Spot reclamation as Batch reports it in a job's status reason.
+# https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html
+SPOT_RECLAIMED_STATUS_REASON = "Host EC2*"
+SPOT_DEFAULT_ATTEMPTS = 3

@@ -174,8 +174,24 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: ProviderMocks) -> None:
         super().__init__(mocks)
         self.planned: list[PlannedResource] = []
+        # The engine calls the monitor from executor threads, and Pulumi gives each of those
+        # threads an event loop of its own; they are closed with the run.
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _track_thread_loop(self) -> None:
+        try:
+            self.thread_loops.add(asyncio.get_event_loop())
+        except RuntimeError:
+            pass
+
+    def Invoke(self, request: Any) -> Any:
+        try:
+            return super().Invoke(request)
+        finally:
+            self._track_thread_loop()
 
     def RegisterResource(self, request: Any) -> Any:
+        self._track_thread_loop()
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             urn = self.make_urn(request.parent, request.type, request.name)
@@ -250,6 +266,9 @@ def run_program(program: Path, project: str, stack: str, config: dict[str, str],
     finally:
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
         set_all_config({})
+        loop.run_until_complete(loop.shutdown_default_executor())
+        for thread_loop in monitor.thread_loops - {loop}:
+            thread_loop.close()
         loop.close()
         asyncio.set_event_loop(None)
     outputs = {key: value for key, (value, _) in result.items()}

@@ -11,10 +11,42 @@ from .spec import JobQueueArgs
 def create_job_queue(
     scope: Scope, name: str, queue: JobQueueArgs, environments: dict[str, aws.batch.ComputeEnvironment]
 ) -> aws.batch.JobQueue:
+    policy = None
+    if queue.fair_share is not None:
+        # Batch cannot remove a scheduling policy from a queue: adding one is for good.
+        share = queue.fair_share
+        policy = aws.batch.SchedulingPolicy(
+            scope.child("fair-share", name),
+            fair_share_policy=aws.batch.SchedulingPolicyFairSharePolicyArgs(
+                compute_reservation=share.compute_reservation,
+                share_decay_seconds=share.share_decay_seconds,
+                share_distributions=[
+                    aws.batch.SchedulingPolicyFairSharePolicyShareDistributionArgs(
+                        share_identifier=identifier, weight_factor=weight
+                    )
+                    for identifier, weight in sorted(share.shares.items())
+                ]
+                or None,
+            ),
+            tags=scope.tagged(),
+            opts=scope.opts(),
+        )
+    time_limits = None
+    if queue.runnable_timeout_seconds is not None:
+        time_limits = [
+            aws.batch.JobQueueJobStateTimeLimitActionArgs(
+                action="CANCEL",
+                state="RUNNABLE",
+                max_time_seconds=queue.runnable_timeout_seconds,
+                reason=f"RUNNABLE for over {queue.runnable_timeout_seconds}s: no capacity fits the job",
+            )
+        ]
     return aws.batch.JobQueue(
         scope.child("queue", name),
         priority=queue.priority,
         state=queue.state,
+        scheduling_policy_arn=policy.arn if policy is not None else None,
+        job_state_time_limit_actions=time_limits,
         compute_environment_orders=[
             aws.batch.JobQueueComputeEnvironmentOrderArgs(order=order, compute_environment=environments[ce].arn)
             for order, ce in enumerate(queue.compute_environments)

@@ -40,6 +40,10 @@ def default_python_version() -> str:
 class NetworkArgs:
     """Where the compute environments run. Default: the region's default VPC and its subnets."""
 
+    assign_public_ip: Optional[bool] = _doc(
+        "Fargate jobs get a public IP (needed to reach ECR without a NAT). Default: true in the default VPC, else false.",
+        default=None,
+    )
     vpc_id: Optional[str] = _doc("VPC of the security group. Default: the subnets' VPC, or the default VPC.", default=None)
     subnet_ids: tuple[str, ...] = _doc("Subnets of the compute environments. Default: all subnets of the VPC.", default=())
     security_group_ids: tuple[str, ...] = _doc(
@@ -59,6 +63,14 @@ class ImageArgs:
 
 
 @dataclass(frozen=True)
+class UpdatePolicyArgs:
+    """How Batch treats running jobs when an environment's infrastructure is updated."""
+
+    terminate_jobs_on_update: bool = _doc("Terminate running jobs on an update.", default=False)
+    job_execution_timeout_minutes: int = _doc("Minutes running jobs get to finish during an update (1-360).", default=30)
+
+
+@dataclass(frozen=True)
 class ComputeEnvironmentArgs:
     """One managed compute environment."""
 
@@ -73,6 +85,17 @@ class ComputeEnvironmentArgs:
     bid_percentage: Optional[int] = _doc("SPOT only: most % of the On-Demand price (1-100). Default: 100.", default=None)
     ami_id: Optional[str] = _doc("EC2/SPOT only: custom AMI. Default: the ECS-optimized AMI.", default=None)
     state: State = _doc("ENABLED or DISABLED.", default="ENABLED")
+    root_volume_gib: int = _doc("EC2/SPOT only: encrypted gp3 root volume of each instance, GiB (30-16384).", default=30)
+    update_policy: UpdatePolicyArgs = _doc("In-place update behaviour.", default_factory=UpdatePolicyArgs)
+
+
+@dataclass(frozen=True)
+class FairShareArgs:
+    """A fair-share scheduling policy for a queue (a queue cannot drop one once it has it)."""
+
+    share_decay_seconds: int = _doc("Window of past usage that counts (0-604800).", default=0)
+    compute_reservation: int = _doc("% of vCPUs held back for share identifiers not yet seen (0-99).", default=0)
+    shares: Mapping[str, float] = _doc("Weight per share identifier (0.0001-999.9999); lower gets more.", default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,20 @@ class JobQueueArgs:
     compute_environments: tuple[str, ...] = _doc("Names of compute environments, in order of preference.")
     priority: int = _doc("Higher runs first among queues sharing an environment (>= 0).", default=1)
     state: State = _doc("ENABLED or DISABLED.", default="ENABLED")
+    fair_share: Optional[FairShareArgs] = _doc("Fair-share scheduling policy. Default: none (first in, first out).", default=None)
+    runnable_timeout_seconds: Optional[int] = _doc(
+        "Cancel jobs stuck RUNNABLE this long (600-86400), e.g. fitting no instance. Default: never.", default=None
+    )
+
+
+@dataclass(frozen=True)
+class RetryRuleArgs:
+    """One evaluateOnExit rule: RETRY or EXIT when the job's exit matches all patterns given."""
+
+    action: Literal["RETRY", "EXIT"] = _doc("RETRY or EXIT.")
+    on_status_reason: Optional[str] = _doc("Pattern on the job's status reason, e.g. 'Host EC2*'.", default=None)
+    on_reason: Optional[str] = _doc("Pattern on the container's reason.", default=None)
+    on_exit_code: Optional[str] = _doc("Pattern on the exit code: digits, optionally ending in '*'.", default=None)
 
 
 @dataclass(frozen=True)
@@ -97,8 +134,14 @@ class JobDefinitionArgs:
     command: tuple[str, ...] = _doc("Container command.", default=WOVE_WORKER_COMMAND)
     environment: Mapping[str, str] = _doc("Plain environment variables.", default_factory=dict)
     secrets: Mapping[str, str] = _doc("Environment variables from a Secrets Manager or SSM parameter ARN.", default_factory=dict)
-    retry_attempts: Optional[int] = _doc("Attempts per job (1-10). Default: 1.", default=None)
+    retry_attempts: Optional[int] = _doc(
+        "Attempts per job (1-10). Default: 3 when a Spot queue serves it, else 1.", default=None
+    )
+    evaluate_on_exit: tuple[RetryRuleArgs, ...] = _doc(
+        "Up to 5 retry rules. Default with Spot: retry on 'Host EC2*' (reclaimed), exit on anything else.", default=()
+    )
     timeout_seconds: Optional[int] = _doc("Attempt timeout (>= 60). Default: none.", default=None)
+    platform_version: str = _doc("Fargate only: platform version.", default="LATEST")
 
 
 @dataclass(frozen=True)
@@ -107,6 +150,9 @@ class WoveEnvironmentArgs:
 
     job_queue: str = _doc("Name of a job queue of this cluster.")
     job_definition: str = _doc("Name of a job definition of this cluster.")
+    share_identifier: Optional[str] = _doc(
+        "Fair-share identifier of its jobs; required exactly when the queue has fair_share.", default=None
+    )
 
 
 @dataclass(frozen=True)
@@ -115,6 +161,23 @@ class CallbackArgs:
 
     base_url: str = _doc("http(s) URL of the submitting process as jobs see it.")
     port: int = _doc("Port the callback server listens on (1-65535).", default=8787)
+
+
+@dataclass(frozen=True)
+class LogsArgs:
+    """The cluster's CloudWatch log group (awslogs driver, one stream prefix per job definition)."""
+
+    retention_days: int = _doc("Days CloudWatch keeps job logs (one of CloudWatch's values).", default=30)
+
+
+@dataclass(frozen=True)
+class JobRoleArgs:
+    """What task code may do in AWS. Default: nothing."""
+
+    managed_policy_arns: tuple[str, ...] = _doc("IAM policy ARNs to attach.", default=())
+    policy_statements: tuple[Mapping[str, Any], ...] = _doc(
+        "IAM policy statements ({Effect, Action, Resource}) of an inline policy.", default=()
+    )
 
 
 @dataclass(frozen=True)
@@ -131,6 +194,8 @@ class WoveBatchClusterArgs:
     network: NetworkArgs = _doc("Network placement.", default_factory=NetworkArgs)
     image: ImageArgs = _doc("Worker image.", default_factory=ImageArgs)
     callback: Optional[CallbackArgs] = _doc("Callback settings carried into wove_environments.", default=None)
+    logs: LogsArgs = _doc("Job logs.", default_factory=LogsArgs)
+    job_role: JobRoleArgs = _doc("Permissions of the task code.", default_factory=JobRoleArgs)
     tags: Mapping[str, str] = _doc("Tags on every taggable resource.", default_factory=dict)
 
 
@@ -222,6 +287,8 @@ class _Parser:
     def value(self, hint: Any, raw: Any, path: str) -> Any:
         """The parsed value, or INVALID after recording why."""
         origin, params = typing.get_origin(hint), typing.get_args(hint)
+        if hint is Any:
+            return raw  # checked by the rules that use it
         if origin is Union:
             if raw is None:
                 return None
@@ -287,4 +354,6 @@ def _name_of(hint: Any) -> str:
         return "mapping"
     if typing.get_origin(hint) is Literal:
         return "string"
+    if typing.get_origin(hint) in (collections.abc.Mapping, dict):
+        return "mapping"
     return {str: "string", int: "whole number", float: "number"}.get(hint, "value")

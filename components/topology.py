@@ -94,3 +94,15 @@ def definition_architecture(
     if definition.architecture is not None:
         return definition.architecture
     return sorted(architectures if architectures is not None else cluster_architectures(args))[0]
+
+
+SPOT_TYPES = ("SPOT", "FARGATE_SPOT")
+
+
+def spot_backed_definitions(args: WoveBatchClusterArgs) -> set[str]:
+    """Job definitions that a queue with a SPOT or FARGATE_SPOT environment serves: their jobs
+    may lose their host to Spot reclamation and are retried by default."""
+    spot_queues = {
+        name for name in args.job_queues if any(ce.type in SPOT_TYPES for ce in queue_environments(args, name))
+    }
+    return {env.job_definition for env in wove_environments(args).values() if env.job_queue in spot_queues}

@@ -43,6 +43,11 @@ _SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 _PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
 _RESOURCE_ID = {"vpc_id": "vpc-", "subnet_ids": "subnet-", "security_group_ids": "sg-"}
 RESERVED_ENVIRONMENT = ("WOVE_BACKEND_PAYLOAD",)
+_SHARE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+_EXIT_CODE = re.compile(r"\d+\*?|\*")
+_PLATFORM_VERSION = re.compile(r"LATEST|\d+\.\d+\.\d+")
+_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+")
+_STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
 
 
 def validate_cluster(raw: Any, cluster_name: str) -> tuple[Optional[WoveBatchClusterArgs], list[SpecError]]:
@@ -117,6 +122,7 @@ class _Rules:
         self.wove_environments()
         self.network()
         self.image_and_callback()
+        self.logs_and_job_role()
         self.tags()
         return self.errors
 
@@ -170,6 +176,7 @@ class _Rules:
             ("allocation_strategy", ce.allocation_strategy, None),
             ("bid_percentage", ce.bid_percentage, None),
             ("ami_id", ce.ami_id, None),
+            ("root_volume_gib", ce.root_volume_gib, 30),
         ):
             if value != unset:
                 shown = list(value) if isinstance(value, tuple) else value
@@ -211,6 +218,19 @@ class _Rules:
                 )
         if ce.ami_id is not None and not _AMI.fullmatch(ce.ami_id):
             self.fail(f"{path}.ami_id", f"expected an AMI id like 'ami-0123456789abcdef0', got {ce.ami_id!r}")
+        if not limits.ROOT_VOLUME_GIB_MIN <= ce.root_volume_gib <= limits.ROOT_VOLUME_GIB_MAX:
+            self.fail(
+                f"{path}.root_volume_gib",
+                f"must be within {limits.ROOT_VOLUME_GIB_MIN}..{limits.ROOT_VOLUME_GIB_MAX}, got {ce.root_volume_gib}",
+            )
+        if any(t.startswith("a1.") or t == "a1" for t in ce.instance_types) and ce.ami_id is None:
+            self.fail(f"{path}.instance_types", "a1 instances cannot run Amazon Linux 2023 (ECS_AL2023); use m6g, c6g or t4g, or set ami_id")
+        timeout = ce.update_policy.job_execution_timeout_minutes
+        if not limits.UPDATE_TIMEOUT_MINUTES_MIN <= timeout <= limits.UPDATE_TIMEOUT_MINUTES_MAX:
+            self.fail(
+                f"{path}.update_policy.job_execution_timeout_minutes",
+                f"must be within {limits.UPDATE_TIMEOUT_MINUTES_MIN}..{limits.UPDATE_TIMEOUT_MINUTES_MAX}, got {timeout}",
+            )
 
     # --- job queues --------------------------------------------------------------------
     def job_queue(self, name: str) -> None:
@@ -224,6 +244,7 @@ class _Rules:
                 f"{path}.compute_environments",
                 f"needs 1 to {limits.QUEUE_MAX_COMPUTE_ENVIRONMENTS} compute environments, got {count}",
             )
+        self.queue_options(path, queue)
         seen: set[str] = set()
         for i, ce_name in enumerate(queue.compute_environments):
             item = f"{path}.compute_environments[{i}]"
@@ -253,6 +274,30 @@ class _Rules:
                 f"mixes arm64 ({', '.join(by_arch['arm64'])}) and x86_64 ({', '.join(by_arch['x86_64'])}) environments",
             )
 
+    def queue_options(self, path: str, queue: Any) -> None:
+        if queue.runnable_timeout_seconds is not None and not (
+            limits.RUNNABLE_TIMEOUT_MIN <= queue.runnable_timeout_seconds <= limits.RUNNABLE_TIMEOUT_MAX
+        ):
+            self.fail(
+                f"{path}.runnable_timeout_seconds",
+                f"must be within {limits.RUNNABLE_TIMEOUT_MIN}..{limits.RUNNABLE_TIMEOUT_MAX}, got {queue.runnable_timeout_seconds}",
+            )
+        share = queue.fair_share
+        if share is None:
+            return
+        if not 0 <= share.share_decay_seconds <= limits.SHARE_DECAY_SECONDS_MAX:
+            self.fail(f"{path}.fair_share.share_decay_seconds",
+                      f"must be within 0..{limits.SHARE_DECAY_SECONDS_MAX}, got {share.share_decay_seconds}")
+        if not 0 <= share.compute_reservation <= limits.COMPUTE_RESERVATION_MAX:
+            self.fail(f"{path}.fair_share.compute_reservation",
+                      f"must be within 0..{limits.COMPUTE_RESERVATION_MAX}, got {share.compute_reservation}")
+        if len(share.shares) > limits.SHARES_MAX:
+            self.fail(f"{path}.fair_share.shares", f"at most {limits.SHARES_MAX} share identifiers, got {len(share.shares)}")
+        for identifier, weight in share.shares.items():
+            if not limits.SHARE_WEIGHT_MIN <= weight <= limits.SHARE_WEIGHT_MAX:
+                self.fail(f"{path}.fair_share.shares.{identifier}",
+                          f"weight must be within {limits.SHARE_WEIGHT_MIN}..{limits.SHARE_WEIGHT_MAX}, got {_fmt(weight)}")
+
     # --- job definitions ---------------------------------------------------------------
     def job_definition(self, name: str, jd: JobDefinitionArgs, platform: str) -> None:
         path = f"job_definitions.{name}"
@@ -279,8 +324,26 @@ class _Rules:
             self.fail(f"{path}.timeout_seconds", f"must be at least {limits.TIMEOUT_SECONDS_MIN}, got {jd.timeout_seconds}")
         if not jd.command:
             self.fail(f"{path}.command", "must not be empty")
+        self.retry_rules(path, jd)
+        if platform == "FARGATE" and not _PLATFORM_VERSION.fullmatch(jd.platform_version):
+            self.fail(f"{path}.platform_version", f"expected LATEST or a version like 1.4.0, got {jd.platform_version!r}")
         self.definition_architecture(path, jd, platform)
         self.definition_environment(path, jd)
+
+    def retry_rules(self, path: str, jd: JobDefinitionArgs) -> None:
+        rules = jd.evaluate_on_exit
+        if len(rules) > limits.EVALUATE_ON_EXIT_MAX:
+            self.fail(f"{path}.evaluate_on_exit", f"at most {limits.EVALUATE_ON_EXIT_MAX} rules, got {len(rules)}")
+        for i, rule in enumerate(rules):
+            rule_path = f"{path}.evaluate_on_exit[{i}]"
+            patterns = {"on_status_reason": rule.on_status_reason, "on_reason": rule.on_reason, "on_exit_code": rule.on_exit_code}
+            if all(value is None for value in patterns.values()):
+                self.fail(rule_path, "needs at least one of on_status_reason, on_reason, on_exit_code")
+            for key, value in patterns.items():
+                if value is not None and len(value) > limits.EXIT_PATTERN_MAX:
+                    self.fail(f"{rule_path}.{key}", f"at most {limits.EXIT_PATTERN_MAX} characters, got {len(value)}")
+            if rule.on_exit_code is not None and not _EXIT_CODE.fullmatch(rule.on_exit_code):
+                self.fail(f"{rule_path}.on_exit_code", f"expected digits, optionally ending in '*', got {rule.on_exit_code!r}")
 
     def fargate_resources(self, path: str, jd: JobDefinitionArgs) -> None:
         table = limits.FARGATE_MEMORY_BY_VCPU
@@ -340,6 +403,9 @@ class _Rules:
             if not self.defined("job_definitions", env.job_definition):
                 self.undefined(f"{path}.job_definition", "job_definitions", "job definition", env.job_definition)
                 known = False
+            queue = self.args.job_queues.get(env.job_queue)
+            if queue is not None:
+                self.share_identifier(path, env.share_identifier, queue.fair_share is not None, env.job_queue)
             if known and env.job_queue in self.args.job_queues and env.job_definition in self.args.job_definitions:
                 self.pairing(path if explicit else f"job_queues.{env.job_queue}", env.job_queue, env.job_definition)
         served: dict[str, set[str]] = {}
@@ -354,6 +420,19 @@ class _Rules:
                     f"job_definitions.{definition}",
                     "serves both EC2/SPOT and FARGATE queues; a job definition is for one platform",
                 )
+
+    def share_identifier(self, path: str, identifier: Optional[str], fair_share: bool, queue: str) -> None:
+        """Batch refuses a job without a share identifier on a fair-share queue, and one with
+        a share identifier anywhere else."""
+        if fair_share and identifier is None:
+            if self.args.wove_environments:
+                self.fail(f"{path}.share_identifier", f"required: queue {queue!r} has a fair-share policy")
+            else:
+                self.fail("wove_environments", f"required: queue {queue!r} has a fair-share policy, so its environment needs a share_identifier")
+        elif not fair_share and identifier is not None:
+            self.fail(f"{path}.share_identifier", f"queue {queue!r} has no fair-share policy; Batch refuses a share identifier there")
+        elif identifier is not None and not _SHARE_ID.fullmatch(identifier):
+            self.fail(f"{path}.share_identifier", f"expected up to 255 letters, digits or '_', got {identifier!r}")
 
     def pairing(self, path: str, queue_name: str, definition_name: str) -> None:
         queue = self.args.job_queues[queue_name]
@@ -434,6 +513,33 @@ class _Rules:
                     "callback.port",
                     f"{count} Wove environments listen on ports {callback.port}..{callback.port + count - 1}, past 65535",
                 )
+
+    def logs_and_job_role(self) -> None:
+        retention = self.args.logs.retention_days
+        if retention not in limits.LOG_RETENTION_DAYS:
+            self.fail("logs.retention_days", f"CloudWatch takes {', '.join(map(str, limits.LOG_RETENTION_DAYS))}; got {retention}")
+        role = self.args.job_role
+        for i, policy_arn in enumerate(role.managed_policy_arns):
+            if not _POLICY_ARN.fullmatch(policy_arn):
+                self.fail(f"job_role.managed_policy_arns[{i}]", f"expected an IAM policy ARN, got {policy_arn!r}")
+        for i, statement in enumerate(role.policy_statements):
+            self.statement(f"job_role.policy_statements[{i}]", statement)
+
+    def statement(self, path: str, statement: Any) -> None:
+        if not isinstance(statement, dict):
+            self.fail(path, f"expected a mapping, got {statement!r}")
+            return
+        unknown = sorted(set(statement) - _STATEMENT_KEYS)
+        if unknown:
+            self.fail(path, f"unknown keys {', '.join(unknown)}; expected {', '.join(sorted(_STATEMENT_KEYS))}")
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            self.fail(f"{path}.Effect", f"expected Allow or Deny, got {statement.get('Effect')!r}")
+        for key, alternative in (("Action", "NotAction"), ("Resource", "NotResource")):
+            value = statement.get(key, statement.get(alternative))
+            if not (isinstance(value, str) and value) and not (
+                isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
+            ):
+                self.fail(f"{path}.{key}", f"expected a string or a non-empty list of strings, got {value!r}")
 
     def tags(self) -> None:
         if len(self.args.tags) > 50:

@@ -56,6 +56,9 @@ def render_wove_environments(
             "job_definition": definition_names[env.job_definition],
             "client_options": {"region_name": region},
         }
+        if env.share_identifier is not None:
+            # Batch refuses a job without a share identifier on a fair-share queue.
+            executor_config["submit_job_options"] = {"shareIdentifier": env.share_identifier}
         if callback is not None and token is not None:
             port = callback.port + index
             own_token = environment_token(token, name)

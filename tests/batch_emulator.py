@@ -45,6 +45,9 @@ TRANSLATIONS = {
     "containerProperties": "the provider takes a JSON string; the API takes the object",
     "computeResources": "the provider's minVcpus/maxVcpus/desiredVcpus/ec2Configurations are the API's "
     "minvCpus/maxvCpus/desiredvCpus/ec2Configuration",
+    "updatePolicy": "CreateComputeEnvironment takes none: set with UpdateComputeEnvironment, as the provider does",
+    "fairSharePolicy": "the provider's fairSharePolicy.shareDistributions is the API's fairsharePolicy.shareDistribution",
+    "launchTemplate": "the provider's LaunchTemplate inputs become EC2's LaunchTemplateData; the plan's mock id maps to moto's",
 }
 COMPUTE_RESOURCE_KEYS = {
     "minVcpus": "minvCpus",
@@ -156,7 +159,7 @@ class Deployment:
 
 def deploy(plan: Plan, moto: MotoServer) -> Deployment:
     """Create in moto what the plan declares, in dependency order, with the planned names."""
-    iam, ec2, batch, ecr = (moto.client(s) for s in ("iam", "ec2", "batch", "ecr"))
+    iam, ec2, batch, ecr, logs = (moto.client(s) for s in ("iam", "ec2", "batch", "ecr", "logs"))
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])
     ids = {DEFAULT_VPC_ID: vpc, **dict(zip(DEFAULT_SUBNET_IDS, subnets))}
@@ -168,7 +171,9 @@ def deploy(plan: Plan, moto: MotoServer) -> Deployment:
             "aws:iam/role:Role", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/rolePolicy:RolePolicy",
             "aws:iam/instanceProfile:InstanceProfile", "aws:ec2/securityGroup:SecurityGroup",
             "aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
-            "aws:batch/computeEnvironment:ComputeEnvironment", "aws:batch/jobQueue:JobQueue",
+            "aws:cloudwatch/logGroup:LogGroup", "aws:ec2/launchTemplate:LaunchTemplate",
+            "aws:batch/computeEnvironment:ComputeEnvironment", "aws:batch/schedulingPolicy:SchedulingPolicy",
+            "aws:batch/jobQueue:JobQueue",
             "aws:batch/jobDefinition:JobDefinition",
         ].index(resource.type) if resource.type.startswith("aws:") else -1
 
@@ -195,20 +200,65 @@ def deploy(plan: Plan, moto: MotoServer) -> Deployment:
                                   imageScanningConfiguration=inputs["imageScanningConfiguration"])
         elif resource.type == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
             ecr.put_lifecycle_policy(repositoryName=inputs["repository"], lifecyclePolicyText=inputs["policy"])
+        elif resource.type == "aws:cloudwatch/logGroup:LogGroup":
+            logs.create_log_group(logGroupName=name, tags=tags)
+            logs.put_retention_policy(logGroupName=name, retentionInDays=inputs["retentionInDays"])
+        elif resource.type == "aws:ec2/launchTemplate:LaunchTemplate":
+            metadata = inputs["metadataOptions"]
+            template = ec2.create_launch_template(
+                LaunchTemplateName=name,
+                LaunchTemplateData={
+                    "MetadataOptions": {
+                        "HttpEndpoint": metadata["httpEndpoint"],
+                        "HttpTokens": metadata["httpTokens"],
+                        "HttpPutResponseHopLimit": metadata["httpPutResponseHopLimit"],
+                    },
+                    "BlockDeviceMappings": [
+                        {
+                            "DeviceName": mapping["deviceName"],
+                            "Ebs": {
+                                "VolumeSize": mapping["ebs"]["volumeSize"],
+                                "VolumeType": mapping["ebs"]["volumeType"],
+                                "Encrypted": mapping["ebs"]["encrypted"] == "true",
+                                "DeleteOnTermination": mapping["ebs"]["deleteOnTermination"] == "true",
+                            },
+                        }
+                        for mapping in inputs["blockDeviceMappings"]
+                    ],
+                    "TagSpecifications": [
+                        {"ResourceType": spec["resourceType"], "Tags": [{"Key": k, "Value": v} for k, v in spec["tags"].items()]}
+                        for spec in inputs["tagSpecifications"]
+                    ],
+                },
+            )["LaunchTemplate"]
+            ids[resource.state["id"]] = template["LaunchTemplateId"]
+            assert template["LatestVersionNumber"] == resource.state["latestVersion"]
         elif resource.type == "aws:batch/computeEnvironment:ComputeEnvironment":
             compute = {COMPUTE_RESOURCE_KEYS.get(k, k): v for k, v in inputs["computeResources"].items()}
             compute["subnets"] = [ids.get(s, s) for s in compute["subnets"]]
             compute["securityGroupIds"] = [ids.get(s, s) for s in compute["securityGroupIds"]]
+            if "launchTemplate" in compute:
+                template_id = compute["launchTemplate"]["launchTemplateId"]
+                compute["launchTemplate"] = {**compute["launchTemplate"], "launchTemplateId": ids[template_id]}
             response = batch.create_compute_environment(
                 computeEnvironmentName=name, type=inputs["type"], state=inputs["state"],
                 computeResources=compute, serviceRole=service_role, tags=tags,
             )
             assert response["computeEnvironmentArn"] == resource.state["arn"], "moto's ARN differs from the plan's"
+            if "updatePolicy" in inputs:
+                batch.update_compute_environment(computeEnvironment=name, updatePolicy=inputs["updatePolicy"])
             created.compute_environments[resource.name] = name
+        elif resource.type == "aws:batch/schedulingPolicy:SchedulingPolicy":
+            policy = {("shareDistribution" if k == "shareDistributions" else k): v for k, v in inputs["fairSharePolicy"].items()}
+            arn = batch.create_scheduling_policy(name=name, fairsharePolicy=policy, tags=tags)["arn"]
+            assert arn == resource.state["arn"], "moto's ARN differs from the plan's"
         elif resource.type == "aws:batch/jobQueue:JobQueue":
+            queue_options = {
+                key: inputs[key] for key in ("schedulingPolicyArn", "jobStateTimeLimitActions") if key in inputs
+            }
             batch.create_job_queue(
                 jobQueueName=name, priority=inputs["priority"], state=inputs["state"], tags=tags,
-                computeEnvironmentOrder=inputs["computeEnvironmentOrders"],
+                computeEnvironmentOrder=inputs["computeEnvironmentOrders"], **queue_options,
             )
             created.job_queues[resource.name] = name
         elif resource.type == "aws:batch/jobDefinition:JobDefinition":

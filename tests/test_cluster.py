@@ -30,6 +30,17 @@ def arn(kind: str, logical: str) -> str:
 
 
 REPO_URL = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{physical('wove-test-worker')}"
+LOG_GROUP = physical("wove-test-logs")
+LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}"
+
+
+def logs_statement(*prefixes: str) -> dict:
+    return {
+        "Sid": "WriteJobLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"{LOG_GROUP_ARN}:log-stream:{prefix}/*" for prefix in prefixes],
+    }
 
 
 def test_minimal_cluster_registers_exactly_these_children_under_the_component() -> None:
@@ -39,6 +50,8 @@ def test_minimal_cluster_registers_exactly_these_children_under_the_component() 
         ("aws:batch/computeEnvironment:ComputeEnvironment", "wove-test-ce-cpu"),
         ("aws:batch/jobDefinition:JobDefinition", "wove-test-jobdef-worker"),
         ("aws:batch/jobQueue:JobQueue", "wove-test-queue-main"),
+        ("aws:cloudwatch/logGroup:LogGroup", "wove-test-logs"),
+        ("aws:ec2/launchTemplate:LaunchTemplate", "wove-test-lt-cpu"),
         ("aws:ec2/securityGroup:SecurityGroup", "wove-test-sg"),
         ("aws:ecr/lifecyclePolicy:LifecyclePolicy", "wove-test-worker-lifecycle"),
         ("aws:ecr/repository:Repository", "wove-test-worker"),
@@ -90,6 +103,7 @@ def test_minimal_cluster_iam_inputs() -> None:
     assert json.loads(policy["policy"]) == {
         "Version": "2012-10-17",
         "Statement": [
+            logs_statement("worker"),
             {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
             {
                 "Sid": "PullWorkerImage",
@@ -162,10 +176,26 @@ def test_minimal_cluster_batch_inputs() -> None:
             "subnets": DEFAULT_SUBNET_IDS,
             "securityGroupIds": [plan.named("wove-test-sg").state["id"]],
             "ec2Configurations": [{"imageType": "ECS_AL2023"}],
+            "launchTemplate": {"launchTemplateId": plan.named("wove-test-lt-cpu").state["id"], "version": "1"},
             "tags": {**CLUSTER_TAG, "wove-batch:compute-environment": "cpu"},
         },
+        "updatePolicy": {"terminateJobsOnUpdate": False, "jobExecutionTimeoutMinutes": 30},
         "tags": CLUSTER_TAG,
     }
+    ce_tags = {**CLUSTER_TAG, "wove-batch:compute-environment": "cpu"}
+    assert plan.named("wove-test-lt-cpu").inputs == {
+        "description": "wove-batch wove-test compute environment cpu",
+        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2},
+        "blockDeviceMappings": [
+            {
+                "deviceName": "/dev/xvda",
+                "ebs": {"volumeSize": 30, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"},
+            }
+        ],
+        "tagSpecifications": [{"resourceType": "volume", "tags": ce_tags}],
+        "tags": ce_tags,
+    }
+    assert plan.named("wove-test-logs").inputs == {"retentionInDays": 30, "tags": CLUSTER_TAG}
     assert ce.ignore_changes == ["computeResources.desiredVcpus"]
     assert plan.named("wove-test-instance-role-ecs").urn in ce.depends_on
     assert plan.named("wove-test-queue-main").inputs == {
@@ -190,6 +220,10 @@ def test_minimal_cluster_batch_inputs() -> None:
         "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
         "environment": [],
         "secrets": [],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": LOG_GROUP, "awslogs-region": REGION, "awslogs-stream-prefix": "worker"},
+        },
     }
     assert plan.outputs["images"]["x86_64"].startswith(f"{REPO_URL}@sha256:")
     assert plan.named("wove-test-execution-role-policy").urn in definition.depends_on
@@ -385,7 +419,8 @@ def test_prebuilt_image_uri_skips_repository_and_build() -> None:
     plan = plan_of({**MINIMAL, "image": {"uri": uri, "python_version": "3.11"}})
     assert plan.of_type("docker:index/image:Image") == []
     assert plan.of_type("aws:ecr/repository:Repository") == []
-    assert plan.of_type("aws:iam/rolePolicy:RolePolicy") == []  # nothing to pull from ECR, no secrets
+    (policy,) = plan.of_type("aws:iam/rolePolicy:RolePolicy")  # nothing to pull from ECR: logs only
+    assert json.loads(policy.inputs["policy"])["Statement"] == [logs_statement("worker")]
     assert plan.outputs["images"] == {"x86_64": uri}
     assert plan.outputs["repository_url"] is None
     assert json.loads(plan.named("wove-test-jobdef-worker").inputs["containerProperties"])["image"] == uri
@@ -428,7 +463,7 @@ def test_job_definition_options_reach_the_resource() -> None:
     queue = plan.named("wove-test-queue-main").inputs
     assert (queue["priority"], queue["state"]) == (5, "DISABLED")
     statements = json.loads(plan.named("wove-test-execution-role-policy").inputs["policy"])["Statement"]
-    assert statements[2:] == [
+    assert statements[3:] == [
         {
             "Sid": "ReadJobSecrets",
             "Effect": "Allow",

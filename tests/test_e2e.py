@@ -21,7 +21,7 @@ from components.wove_client import (
     close_environments,
     wove_environments,
 )
-from conftest import plan_of
+from conftest import physical, plan_of
 
 JOB_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -48,12 +48,13 @@ def stack(moto: MotoServer) -> Plan:
         "compute_environments": {"cpu": {"type": "EC2", "instance_types": ["m6i.large"], "max_vcpus": 16}},
         "job_queues": {
             "high": {"priority": 10, "compute_environments": ["cpu"]},
-            "low": {"priority": 1, "compute_environments": ["cpu"]},
+            "low": {"priority": 1, "compute_environments": ["cpu"], "runnable_timeout_seconds": 3600,
+                    "fair_share": {"share_decay_seconds": 600, "shares": {"bulk": 1.0}}},
         },
         "job_definitions": {"worker": {"vcpus": 1, "memory": 2048, "retry_attempts": 2, "timeout_seconds": 600}},
         "wove_environments": {
             "batch": {"job_queue": "high", "job_definition": "worker"},
-            "batch_low": {"job_queue": "low", "job_definition": "worker"},
+            "batch_low": {"job_queue": "low", "job_definition": "worker", "share_identifier": "bulk"},
         },
         "callback": {"base_url": f"http://127.0.0.1:{port}", "port": port},
     }
@@ -89,10 +90,18 @@ def test_deployed_resources_match_the_plan(stack: Plan, moto: MotoServer) -> Non
     high = queues[stack.outputs["job_queues"]["high"]]
     assert high["priority"] == 10
     assert [o["computeEnvironment"] for o in high["computeEnvironmentOrder"]] == [stack.outputs["compute_environments"]["cpu"]]
+    low = queues[stack.outputs["job_queues"]["low"]]
+    assert low["schedulingPolicyArn"].endswith(f":scheduling-policy/{physical('e2e-fair-share-low')}")
+    (policy,) = batch.describe_scheduling_policies(arns=[low["schedulingPolicyArn"]])["schedulingPolicies"]
+    assert policy["fairsharePolicy"]["shareDistribution"] == [{"shareIdentifier": "bulk", "weightFactor": 1.0}]
+    (environment,) = batch.describe_compute_environments(computeEnvironments=[stack.outputs["compute_environments"]["cpu"]])["computeEnvironments"]
+    template = environment["computeResources"]["launchTemplate"]
+    assert template["version"] == "1" and template["launchTemplateId"].startswith("lt-")
     (definition,) = batch.describe_job_definitions(jobDefinitionName=stack.outputs["job_definitions"]["worker"])["jobDefinitions"]
     assert definition["containerProperties"]["command"] == ["python", "-m", "wove.backend_worker"]
     assert definition["retryStrategy"]["attempts"] == 2
     assert definition["timeout"] == {"attemptDurationSeconds": 600}
+    assert definition["containerProperties"]["logConfiguration"]["logDriver"] == "awslogs"
 
 
 def test_one_task_runs_as_a_batch_job_and_returns(

@@ -63,10 +63,10 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     # --- types and shapes ---
     ("unknown key", {"queues": {}}, [
         "queues: unknown key; expected one of compute_environments, job_queues, job_definitions, "
-        "wove_environments, network, image, callback, tags"]),
+        "wove_environments, network, image, callback, logs, job_role, tags"]),
     ("unknown nested key", ce(max_cpus=4), [
         "compute_environments.cpu.max_cpus: unknown key; expected one of type, max_vcpus, instance_types, "
-        "min_vcpus, desired_vcpus, allocation_strategy, bid_percentage, ami_id, state"]),
+        "min_vcpus, desired_vcpus, allocation_strategy, bid_percentage, ami_id, state, root_volume_gib, update_policy"]),
     ("string for a list", ce(instance_types="m6i.large"), [
         "compute_environments.cpu.instance_types: expected a list of strings, got 'm6i.large'"]),
     ("word for a number", jd(vcpus="lots"), ["job_definitions.worker.vcpus: expected a number, got 'lots'"]),
@@ -215,6 +215,46 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("callback ports run out", {"callback": {"base_url": "http://runner:65535", "port": 65535},
                                 "job_queues": {"low": {"compute_environments": ["cpu"]}}}, [
         "callback.port: 2 Wove environments listen on ports 65535..65536, past 65535"]),
+    # --- production options ---
+    ("root volume too small", ce(root_volume_gib=10), ["compute_environments.cpu.root_volume_gib: must be within 30..16384, got 10"]),
+    ("a1 on AL2023", ce(instance_types=["a1.large"]), [
+        "compute_environments.cpu.instance_types: a1 instances cannot run Amazon Linux 2023 (ECS_AL2023); use m6g, c6g or t4g, or set ami_id"]),
+    ("update timeout", ce(update_policy={"job_execution_timeout_minutes": 0}), [
+        "compute_environments.cpu.update_policy.job_execution_timeout_minutes: must be within 1..360, got 0"]),
+    ("fargate root volume", fargate({"compute_environments": {"fg": {"root_volume_gib": 50}}}), [
+        "compute_environments.fg.root_volume_gib: not allowed for FARGATE environments, got 50"]),
+    ("fair share needs a share identifier", {"job_queues": {"main": {"fair_share": {}}}}, [
+        "wove_environments: required: queue 'main' has a fair-share policy, so its environment needs a share_identifier"]),
+    ("explicit environment without share identifier", {"job_queues": {"main": {"fair_share": {}}},
+        "wove_environments": {"b": {"job_queue": "main", "job_definition": "worker"}}}, [
+        "wove_environments.b.share_identifier: required: queue 'main' has a fair-share policy"]),
+    ("share identifier without fair share", {"wove_environments": {"b": {"job_queue": "main", "job_definition": "worker", "share_identifier": "teamA"}}}, [
+        "wove_environments.b.share_identifier: queue 'main' has no fair-share policy; Batch refuses a share identifier there"]),
+    ("runnable timeout", {"job_queues": {"main": {"runnable_timeout_seconds": 60}}}, [
+        "job_queues.main.runnable_timeout_seconds: must be within 600..86400, got 60"]),
+    ("fair share bounds", {"job_queues": {"main": {"fair_share": {"share_decay_seconds": -1, "compute_reservation": 100, "shares": {"a": 0}}}},
+                           "wove_environments": {"b": {"job_queue": "main", "job_definition": "worker", "share_identifier": "a"}}}, [
+        "job_queues.main.fair_share.share_decay_seconds: must be within 0..604800, got -1",
+        "job_queues.main.fair_share.compute_reservation: must be within 0..99, got 100",
+        "job_queues.main.fair_share.shares.a: weight must be within 0.0001..999.9999, got 0"]),
+    ("retry rules", jd(evaluate_on_exit=[{"action": "RETRY"}, {"action": "EXIT", "on_exit_code": "1x"}]), [
+        "job_definitions.worker.evaluate_on_exit[0]: needs at least one of on_status_reason, on_reason, on_exit_code",
+        "job_definitions.worker.evaluate_on_exit[1].on_exit_code: expected digits, optionally ending in '*', got '1x'"]),
+    ("too many retry rules", jd(evaluate_on_exit=[{"action": "EXIT", "on_reason": "*"}] * 6), [
+        "job_definitions.worker.evaluate_on_exit: at most 5 rules, got 6"]),
+    ("retry action case", jd(evaluate_on_exit=[{"action": "retry", "on_reason": "*"}]), [
+        "job_definitions.worker.evaluate_on_exit[0].action: expected one of RETRY, EXIT, got 'retry'"]),
+    ("fargate platform version", fargate(jd(platform_version="latest")), [
+        "job_definitions.worker.platform_version: expected LATEST or a version like 1.4.0, got 'latest'"]),
+    ("log retention", {"logs": {"retention_days": 10}}, [
+        "logs.retention_days: CloudWatch takes 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, "
+        "1827, 2192, 2557, 2922, 3288, 3653; got 10"]),
+    ("job role grants", {"job_role": {"managed_policy_arns": ["AmazonS3ReadOnlyAccess"],
+                                      "policy_statements": [{"Effect": "allow", "Action": [], "Resource": "*", "Principal": "x"}]}}, [
+        "job_role.managed_policy_arns[0]: expected an IAM policy ARN, got 'AmazonS3ReadOnlyAccess'",
+        "job_role.policy_statements[0]: unknown keys Principal; expected Action, Condition, Effect, NotAction, NotResource, Resource, Sid",
+        "job_role.policy_statements[0].Effect: expected Allow or Deny, got 'allow'",
+        "job_role.policy_statements[0].Action: expected a string or a non-empty list of strings, got []"]),
     ("reserved tag", {"tags": {"aws:owner": "me"}}, ["tags.aws:owner: the aws: prefix is reserved by AWS"]),
 ]
 
@@ -257,7 +297,7 @@ def test_several_independent_errors_are_all_reported_in_one_pass() -> None:
     )
     assert errors_of(cluster) == [
         "colour: unknown key; expected one of compute_environments, job_queues, job_definitions, wove_environments, "
-        "network, image, callback, tags",
+        "network, image, callback, logs, job_role, tags",
         "compute_environments.cpu.max_vcpus: expected a whole number, got 'many'",
         "compute_environments.spot.instance_types: mixes arm64 (c7g) and x86_64 (c6i) instance types; an environment takes one architecture",
         "compute_environments.spot.bid_percentage: must be within 1..100, got 120",
