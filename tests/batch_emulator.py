@@ -293,8 +293,20 @@ class RanJob:
 class JobRunner:
     """Plays the compute environment: runs every job submitted to the given queues."""
 
-    def __init__(self, moto: MotoServer, queues: list[str], worker_path: Path, app_dir: Path, workers: int = 8) -> None:
+    def __init__(
+        self,
+        moto: MotoServer,
+        queues: list[str],
+        worker_path: Path,
+        app_dir: Path,
+        workers: int = 8,
+        container: Optional[tuple[Any, str]] = None,
+    ) -> None:
+        """`container`: (DockerEngine, image) to run each job as `docker run` of the image
+        instead of a process from the worker virtualenv."""
         self.batch = moto.client("batch")
+        self.container = container
+        self.app_dir = app_dir
         self.queues = queues
         self.base_env = {"PATH": f"{worker_path}:/usr/bin:/bin", "PYTHONPATH": str(app_dir)}
         self.jobs: dict[str, RanJob] = {}
@@ -333,6 +345,11 @@ class JobRunner:
         self._pool.submit(self._run, ran)
 
     def _run(self, job: RanJob) -> None:
+        if self.container is not None:
+            engine, image = self.container
+            ran = engine.run_command(image, job.command, job.environment, self.app_dir)
+            job.returncode, job.output = ran.returncode, ran.stderr.decode()
+            return
         result = subprocess.run(job.command, env={**self.base_env, **job.environment},
                                 capture_output=True, text=True, timeout=120)
         job.returncode, job.output = result.returncode, result.stderr

@@ -82,3 +82,41 @@ def app_dir(tmp_path: Path) -> Iterator[Path]:
     yield app
     sys.path.remove(str(app))
     sys.modules.pop("wove_demo_tasks", None)
+
+
+# Measurements the container tests report at the end of the run (image size, timings).
+MEASUREMENTS: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if MEASUREMENTS:
+        terminalreporter.section("worker image measurements")
+        for key, value in MEASUREMENTS.items():
+            terminalreporter.write_line(f"{key}: {value}")
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Any]:
+    """A private dockerd for the session; skipped, with the reason, where it cannot run."""
+    from docker_engine import DockerEngine, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"no Docker engine: {reason}")
+    engine = DockerEngine()
+    try:
+        engine.start()
+        yield engine
+    finally:
+        engine.stop()
+        changed = engine.changed_state()
+        assert changed == {}, f"the Docker engine left the machine changed: {changed}"
+
+
+@pytest.fixture(scope="session")
+def worker_image(docker_engine: Any) -> str:
+    """The worker image, built from the project's own build context for the host architecture."""
+    built = docker_engine.build_worker(REPO / "worker_image", "wove-batch-worker:test", "3.11")
+    MEASUREMENTS["worker image size"] = f"{built.size_bytes / 1e6:.1f} MB ({built.size_bytes} bytes)"
+    MEASUREMENTS["worker image build"] = f"{built.build_seconds:.1f} s"
+    return built.tag

@@ -1,0 +1,84 @@
+"""The real worker image, built and run by a private Docker engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wove
+
+from conftest import MEASUREMENTS
+from test_e2e import environments, moto, runner, stack  # noqa: F401 - fixtures
+from test_worker_image import payload_for
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11), reason="the test base is Debian bookworm's Python 3.11; payloads need the same minor"
+)
+
+
+def test_image_runs_the_worker_as_a_non_root_user(docker_engine: Any, worker_image: str) -> None:
+    config = json.loads(docker_engine.docker("image", "inspect", "--format", "{{json .Config}}", worker_image).stdout)
+    assert config["User"] == "10001"
+    assert config["Cmd"] == ["python", "-m", "wove.backend_worker"]
+    assert config["Entrypoint"] is None
+    assert config["WorkingDir"] == "/opt/app"
+
+
+def test_container_answers_a_task_on_the_callback(docker_engine: Any, worker_image: str, app_dir: Path) -> None:
+    import wove_demo_tasks
+    from wove.backend import BackendCallbackServer
+
+    async def scenario() -> tuple[int, list[dict], float]:
+        server = BackendCallbackServer(host="127.0.0.1", port=0)
+        await server.start()
+        try:
+            assert server.callback_url is not None
+            environment = {"WOVE_BACKEND_PAYLOAD": payload_for(wove_demo_tasks.whoami, {}, "whoami:1")(server.callback_url),
+                           "AWS_BATCH_JOB_ID": "job-1"}
+            started = time.monotonic()
+            ran = await asyncio.to_thread(
+                docker_engine.run_command, worker_image, ["python", "-m", "wove.backend_worker"], environment, app_dir
+            )
+            frames = [await asyncio.wait_for(server.recv(), 10) for _ in range(2)]
+            return ran.returncode, frames, time.monotonic() - started
+        finally:
+            await server.stop()
+
+    code, frames, seconds = asyncio.run(scenario())
+    MEASUREMENTS["container start to result"] = f"{seconds:.2f} s"
+    assert code == 0
+    assert frames == [
+        {"type": "task_started", "run_id": "whoami:1", "task_id": "whoami"},
+        {"type": "task_result", "run_id": "whoami:1", "task_id": "whoami", "result": {"uid": 10001, "job": "job-1"}},
+    ]
+
+
+def test_container_without_payload_exits_non_zero(docker_engine: Any, worker_image: str, app_dir: Path) -> None:
+    ran = docker_engine.run_command(worker_image, ["python", "-m", "wove.backend_worker"], {}, app_dir)
+    assert ran.returncode == 1
+    assert ran.stderr.decode() == "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD.\n"
+
+
+def test_batch_job_runs_as_the_real_image(
+    stack: Any, moto: Any, environments: dict, worker_venv: Path, app_dir: Path, docker_engine: Any, worker_image: str
+) -> None:
+    """The end-to-end chain with the job run as `docker run` of the worker image."""
+    import wove_demo_tasks
+
+    from batch_emulator import JobRunner
+
+    queues = list(stack.outputs["job_queues"].values())
+    with JobRunner(moto, queues, worker_venv / "bin", app_dir, container=(docker_engine, worker_image)) as jobs:
+        with wove.weave() as w:
+            @w.do(environment="batch")
+            def identity() -> dict:
+                return wove_demo_tasks.whoami()
+
+        (job,) = jobs.wait_idle(1, timeout=120)
+    assert job.returncode == 0, job.output
+    assert w.result.identity == {"uid": 10001, "job": job.job_id}
