@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from .compute import create_compute_environment
-from .iam import create_roles, execution_policy_document, grant_job_role
+from .iam import create_execution_policy, create_roles, grant_job_role
 from .image import create_images
 from .job_definitions import create_job_definition
 from .network import resolve_network
@@ -20,6 +20,7 @@ from .topology import (
     cluster_architectures,
     definition_architecture,
     definition_platforms,
+    needs_spot_fleet_role,
     platform_of_environment,
     spot_backed_definitions,
 )
@@ -61,10 +62,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
         roles = create_roles(
             scope,
             needs_instances="EC2" in platforms,
-            needs_spot_fleet=any(
-                ce.type == "SPOT" and ce.allocation_strategy in (None, "BEST_FIT")
-                for ce in spec.compute_environments.values()
-            ),
+            needs_spot_fleet=any(needs_spot_fleet_role(ce) for ce in spec.compute_environments.values()),
         )
         network = resolve_network(scope, spec.network)
         architectures = sorted(
@@ -76,7 +74,17 @@ class WoveBatchCluster(pulumi.ComponentResource):
             scope.child("logs"), retention_in_days=spec.logs.retention_days, tags=scope.tagged(), opts=scope.opts()
         )
         region = aws.get_region_output(opts=invoke).region
-        execution_policy = self._execution_policy(scope, spec, roles.execution_role, images.repository, log_group, invoke)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        execution_policy = create_execution_policy(
+            scope,
+            roles.execution_role,
+            repository=images.repository,
+            log_group=log_group,
+            secret_sources=sorted({s for jd in spec.job_definitions.values() for s in jd.secrets.values()}),
+            stream_prefixes=list(spec.job_definitions),
+            region=region,
+            account=account,
+        )
         job_role_grants = grant_job_role(scope, roles.job_role, spec.job_role)
 
         environments = {
@@ -147,46 +155,6 @@ class WoveBatchCluster(pulumi.ComponentResource):
             }
         )
 
-    @staticmethod
-    def _execution_policy(
-        scope: Scope,
-        spec: WoveBatchClusterArgs,
-        execution_role: aws.iam.Role,
-        repository: Optional[aws.ecr.Repository],
-        log_group: aws.cloudwatch.LogGroup,
-        invoke: pulumi.InvokeOutputOptions,
-    ) -> aws.iam.RolePolicy:
-        """The execution role's only permissions: pull this repository, write to this log
-        group, read these secrets."""
-        sources = sorted({s for jd in spec.job_definitions.values() for s in jd.secrets.values()})
-        identity = aws.get_caller_identity_output(opts=invoke)
-        region = aws.get_region_output(opts=invoke).region
-        repository_arn = repository.arn if repository is not None else None
-        document = pulumi.Output.all(repository_arn, identity.account_id, region, log_group.arn).apply(
-            lambda values: execution_policy_document(
-                values[0],
-                [secret_arn(s, region=values[2], account=values[1]) for s in sources],
-                values[3],
-                list(spec.job_definitions),
-            )
-        )
-        return aws.iam.RolePolicy(
-            scope.child("execution-role-policy"),
-            role=execution_role.name,
-            policy=document,
-            opts=scope.opts(),
-        )
-
 
 def _names(resources: Mapping[str, Any]) -> pulumi.Output[dict[str, str]]:
     return pulumi.Output.all(**{key: resource.name for key, resource in resources.items()})
-
-
-def secret_arn(source: str, *, region: str, account: str) -> str:
-    """The ARN IAM needs for a job secret's `valueFrom`: an SSM parameter name becomes its
-    ARN; a Secrets Manager reference loses its `:json-key:version-stage:version-id` tail."""
-    if not source.startswith("arn:"):
-        return f"arn:aws:ssm:{region}:{account}:parameter/{source.lstrip('/')}"
-    if ":secretsmanager:" in source:
-        return ":".join(source.split(":")[:7])
-    return source

@@ -13,7 +13,7 @@ from .launch_templates import create_launch_template, template_reference
 from .network import ClusterNetwork
 from .scope import Scope
 from .spec import ComputeEnvironmentArgs
-from .topology import platform_of_environment
+from .topology import needs_spot_fleet_role, platform_of_environment
 
 # Batch moves desiredVcpus between min and max as the queue demands; diffing it would make
 # every `pulumi up` after scaling try to set it back (terraform-provider-aws #8549).
@@ -62,7 +62,7 @@ def _compute_resources(
         )
     assert roles.instance_profile is not None
     spot_fleet_role: Optional[pulumi.Output[str]] = None
-    if ce.type == "SPOT" and ce.allocation_strategy in (None, "BEST_FIT"):
+    if needs_spot_fleet_role(ce):
         assert roles.spot_fleet_role is not None
         spot_fleet_role = roles.spot_fleet_role.arn
     return aws.batch.ComputeEnvironmentComputeResourcesArgs(

@@ -44,69 +44,49 @@ class ClusterRoles:
     attachments: list[pulumi.Resource]
 
 
+def _role(scope: Scope, name: str, service: str, description: str) -> aws.iam.Role:
+    """A role one AWS service assumes."""
+    return aws.iam.Role(
+        scope.child(name),
+        assume_role_policy=assume_role_policy(service),
+        description=description,
+        tags=scope.tagged(),
+        opts=scope.opts(),
+    )
+
+
+def _attach(scope: Scope, name: str, role: aws.iam.Role, policy_arn: str) -> aws.iam.RolePolicyAttachment:
+    return aws.iam.RolePolicyAttachment(scope.child(name), role=role.name, policy_arn=policy_arn, opts=scope.opts())
+
+
 def create_roles(scope: Scope, needs_instances: bool, needs_spot_fleet: bool) -> ClusterRoles:
     attachments: list[pulumi.Resource] = []
     instance_profile = None
     if needs_instances:
-        instance_role = aws.iam.Role(
-            scope.child("instance-role"),
-            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
-            description="ECS agent on the wove-batch cluster's EC2/SPOT instances",
-            tags=scope.tagged(),
-            opts=scope.opts(),
+        instance_role = _role(
+            scope, "instance-role", "ec2.amazonaws.com", "ECS agent on the wove-batch cluster's EC2/SPOT instances"
         )
-        attachments.append(
-            aws.iam.RolePolicyAttachment(
-                scope.child("instance-role-ecs"),
-                role=instance_role.name,
-                policy_arn=ECS_INSTANCE_POLICY,
-                opts=scope.opts(),
-            )
-        )
+        attachments.append(_attach(scope, "instance-role-ecs", instance_role, ECS_INSTANCE_POLICY))
         instance_profile = aws.iam.InstanceProfile(
             scope.child("instance-profile"), role=instance_role.name, tags=scope.tagged(), opts=scope.opts()
         )
     spot_fleet_role = None
     if needs_spot_fleet:
-        spot_fleet_role = aws.iam.Role(
-            scope.child("spot-fleet-role"),
-            assume_role_policy=assume_role_policy("spotfleet.amazonaws.com"),
-            description="Spot fleet requests of the wove-batch cluster's SPOT environments",
-            tags=scope.tagged(),
-            opts=scope.opts(),
+        spot_fleet_role = _role(
+            scope, "spot-fleet-role", "spotfleet.amazonaws.com", "Spot fleet requests of the wove-batch cluster's SPOT environments"
         )
-        attachments.append(
-            aws.iam.RolePolicyAttachment(
-                scope.child("spot-fleet-role-tagging"),
-                role=spot_fleet_role.name,
-                policy_arn=SPOT_FLEET_POLICY,
-                opts=scope.opts(),
-            )
-        )
-    execution_role = aws.iam.Role(
-        scope.child("execution-role"),
-        assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
-        description="Pulls the wove-batch worker image and reads its jobs' secrets",
-        tags=scope.tagged(),
-        opts=scope.opts(),
+        attachments.append(_attach(scope, "spot-fleet-role-tagging", spot_fleet_role, SPOT_FLEET_POLICY))
+    execution_role = _role(
+        scope, "execution-role", "ecs-tasks.amazonaws.com", "Pulls the wove-batch worker image and reads its jobs' secrets"
     )
-    job_role = aws.iam.Role(
-        scope.child("job-role"),
-        assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
-        description="What Wove tasks on the wove-batch cluster run as",
-        tags=scope.tagged(),
-        opts=scope.opts(),
-    )
+    job_role = _role(scope, "job-role", "ecs-tasks.amazonaws.com", "What Wove tasks on the wove-batch cluster run as")
     return ClusterRoles(instance_profile, spot_fleet_role, execution_role, job_role, attachments)
 
 
 def grant_job_role(scope: Scope, job_role: aws.iam.Role, grants: JobRoleArgs) -> list[pulumi.Resource]:
     """Exactly what the stack config grants the task code: managed policies and statements."""
     granted: list[pulumi.Resource] = [
-        aws.iam.RolePolicyAttachment(
-            scope.child("job-role-managed", str(i)), role=job_role.name, policy_arn=arn, opts=scope.opts()
-        )
-        for i, arn in enumerate(grants.managed_policy_arns)
+        _attach(scope, f"job-role-managed-{i}", job_role, arn) for i, arn in enumerate(grants.managed_policy_arns)
     ]
     if grants.policy_statements:
         granted.append(
@@ -157,3 +137,37 @@ def execution_policy_document(
             {"Sid": "ReadJobParameters", "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameters}
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def secret_arn(source: str, *, region: str, account: str) -> str:
+    """The ARN IAM needs for a job secret's `valueFrom`: an SSM parameter name becomes its
+    ARN; a Secrets Manager reference loses its `:json-key:version-stage:version-id` tail."""
+    if not source.startswith("arn:"):
+        return f"arn:aws:ssm:{region}:{account}:parameter/{source.lstrip('/')}"
+    if ":secretsmanager:" in source:
+        return ":".join(source.split(":")[:7])
+    return source
+
+
+def create_execution_policy(
+    scope: Scope,
+    execution_role: aws.iam.Role,
+    *,
+    repository: Optional[aws.ecr.Repository],
+    log_group: aws.cloudwatch.LogGroup,
+    secret_sources: list[str],
+    stream_prefixes: list[str],
+    region: pulumi.Output[str],
+    account: pulumi.Output[str],
+) -> aws.iam.RolePolicy:
+    """The execution role's only permissions (execution_policy_document), as its inline policy."""
+    repository_arn = repository.arn if repository is not None else None
+    document = pulumi.Output.all(repository_arn, account, region, log_group.arn).apply(
+        lambda values: execution_policy_document(
+            values[0],
+            [secret_arn(source, region=values[2], account=values[1]) for source in secret_sources],
+            values[3],
+            stream_prefixes,
+        )
+    )
+    return aws.iam.RolePolicy(scope.child("execution-role-policy"), role=execution_role.name, policy=document, opts=scope.opts())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
+from . import limits
 from .architecture import Architecture, architecture_of
 from .spec import ComputeEnvironmentArgs, JobDefinitionArgs, WoveBatchClusterArgs, WoveEnvironmentArgs
 
@@ -17,6 +18,11 @@ FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
 def platform_of_environment(ce: ComputeEnvironmentArgs) -> Platform:
     """FARGATE for FARGATE and FARGATE_SPOT, EC2 for EC2 and SPOT."""
     return "FARGATE" if ce.type in FARGATE_TYPES else "EC2"
+
+
+def needs_spot_fleet_role(ce: ComputeEnvironmentArgs) -> bool:
+    """AWS requires a Spot fleet role for SPOT with BEST_FIT, which is also the default."""
+    return ce.type == "SPOT" and ce.allocation_strategy in limits.SPOT_FLEET_ROLE_STRATEGIES
 
 
 def architectures_of_environment(ce: ComputeEnvironmentArgs) -> set[Architecture]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -142,10 +143,8 @@ def test_fan_out_of_twenty_tasks_over_two_queues(
         ran = jobs.wait_idle(20)
     assert w.result.urgent == [i * i for i in range(10)]
     assert w.result.bulk == [i * i for i in range(10, 20)]
-    by_queue: dict[str, int] = {}
-    for job in ran:
-        by_queue[job.job_queue.rsplit("/", 1)[1]] = by_queue.get(job.job_queue.rsplit("/", 1)[1], 0) + 1
-        assert job.returncode == 0
+    assert [job.returncode for job in ran] == [0] * 20
+    by_queue = Counter(job.job_queue.rsplit("/", 1)[1] for job in ran)
     assert by_queue == {stack.outputs["job_queues"]["high"]: 10, stack.outputs["job_queues"]["low"]: 10}
     assert len({job.job_name for job in ran}) == 20
 
@@ -184,34 +183,32 @@ def test_worker_that_dies_is_reported_by_the_delivery_timeout(
     assert time.monotonic() - started < 30
 
 
-def test_unknown_job_definition_fails_the_submit_clearly(stack: Plan, environments: dict) -> None:
-    config = dict(environments["batch"]["executor_config"], job_definition="no-such-definition")
-    wove.config(environments={"broken": {"executor": "aws_batch", "executor_config": config}})
+def one_task_on(executor_config: dict[str, Any]) -> Any:
+    """The result of a one-task weave on a temporary aws_batch environment with this config
+    (Wove raises the task's error where its result is read)."""
+    wove.config(environments={"temporary": {"executor": "aws_batch", "executor_config": executor_config}})
     try:
         with wove.weave() as w:
-            @w.do(environment="broken")
+            @w.do(environment="temporary")
             def anything() -> int:
                 return 1
-        with pytest.raises(ClientError, match="Job definition no-such-definition does not exist"):
-            w.result.anything
+
+        return w.result.anything
     finally:
-        wove.config(environments={"broken": None})
+        wove.config(environments={"temporary": None})
+
+
+def test_unknown_job_definition_fails_the_submit_clearly(stack: Plan, environments: dict) -> None:
+    config = dict(environments["batch"]["executor_config"], job_definition="no-such-definition")
+    with pytest.raises(ClientError, match="Job definition no-such-definition does not exist"):
+        one_task_on(config)
 
 
 def test_without_the_helper_wove_job_names_are_rejected_by_batch(stack: Plan, moto: MotoServer) -> None:
     """Trap 1: Wove names jobs `<prefix>-<task>:<hex>`; AWS Batch (and moto, strict) refuse ':'."""
     raw = stack.outputs["wove_environments"]["batch"]
-    config = dict(raw["executor_config"], client=moto.client("batch"))
-    wove.config(environments={"raw": {"executor": "aws_batch", "executor_config": config}})
-    try:
-        with wove.weave() as w:
-            @w.do(environment="raw")
-            def anything() -> int:
-                return 1
-        with pytest.raises(ClientError, match="Job name should match valid pattern"):
-            w.result.anything
-    finally:
-        wove.config(environments={"raw": None})
+    with pytest.raises(ClientError, match="Job name should match valid pattern"):
+        one_task_on(dict(raw["executor_config"], client=moto.client("batch")))
 
 
 def test_job_batch_marks_failed_surfaces_as_an_exception_naming_it(
