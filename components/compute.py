@@ -11,6 +11,7 @@ from .architecture import is_gpu_type
 from .iam import ClusterRoles
 from .launch_templates import create_launch_template, template_reference
 from .network import ClusterNetwork
+from .naming import CE_INFIX
 from .scope import Scope
 from .spec import ComputeEnvironmentArgs
 from .topology import needs_spot_fleet_role, platform_of_environment
@@ -34,7 +35,7 @@ def create_compute_environment(
 ) -> aws.batch.ComputeEnvironment:
     resources = _compute_resources(scope, name, ce, roles, network)
     return aws.batch.ComputeEnvironment(
-        scope.child("ce", name),
+        scope.child(CE_INFIX, name),
         type="MANAGED",
         state=ce.state,
         compute_resources=resources,

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from . import limits
 from .iam import ClusterRoles
+from .naming import DEFINITION_INFIX
 from .scope import Scope
 from .spec import JobDefinitionArgs, RetryRuleArgs
 
@@ -121,7 +122,7 @@ def create_job_definition(
     if jd.timeout_seconds is not None:
         timeout = aws.batch.JobDefinitionTimeoutArgs(attempt_duration_seconds=jd.timeout_seconds)
     return aws.batch.JobDefinition(
-        scope.child("jobdef", name),
+        scope.child(DEFINITION_INFIX, name),
         type="container",
         platform_capabilities=[platform],
         container_properties=properties,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
+from .naming import LAUNCH_TEMPLATE_INFIX
 from .scope import Scope
 from .spec import ComputeEnvironmentArgs
 
@@ -20,7 +21,7 @@ METADATA_HOP_LIMIT = 2
 def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs) -> aws.ec2.LaunchTemplate:
     tags = scope.tagged(**{"wove-batch:compute-environment": name})
     return aws.ec2.LaunchTemplate(
-        scope.child("lt", name),
+        scope.child(LAUNCH_TEMPLATE_INFIX, name),
         description=f"wove-batch {scope.name} compute environment {name}",
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
             http_endpoint="enabled",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
+from .naming import FAIR_SHARE_INFIX, QUEUE_INFIX
 from .scope import Scope
 from .spec import JobQueueArgs
 
@@ -16,7 +17,7 @@ def create_job_queue(
         # Batch cannot remove a scheduling policy from a queue: adding one is for good.
         share = queue.fair_share
         policy = aws.batch.SchedulingPolicy(
-            scope.child("fair-share", name),
+            scope.child(FAIR_SHARE_INFIX, name),
             fair_share_policy=aws.batch.SchedulingPolicyFairSharePolicyArgs(
                 compute_reservation=share.compute_reservation,
                 share_decay_seconds=share.share_decay_seconds,
@@ -42,7 +43,7 @@ def create_job_queue(
             )
         ]
     return aws.batch.JobQueue(
-        scope.child("queue", name),
+        scope.child(QUEUE_INFIX, name),
         priority=queue.priority,
         state=queue.state,
         scheduling_policy_arn=policy.arn if policy is not None else None,

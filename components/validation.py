@@ -7,12 +7,13 @@ Pure Python: the CLI's `check` runs it without Pulumi, and the component runs it
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from . import limits
 from .architecture import KEYWORD_ARCHITECTURES, architecture_of, is_well_formed, size_of
 from .errors import ClusterSpecError, SpecError
+from .naming import INFIXES_BY_SECTION, LONGEST_ROLE_SUFFIX
 from .spec import ComputeEnvironmentArgs, JobDefinitionArgs, WoveBatchClusterArgs, parse_cluster_args
 from .topology import (
     architectures_of_environment,
@@ -26,11 +27,7 @@ from .topology import (
     wove_environments,
 )
 
-# Logical-name infixes: a child is named "<cluster>-<infix>-<user name>".
-CE_INFIX, QUEUE_INFIX, DEFINITION_INFIX = "ce", "queue", "jobdef"
-# The longest IAM role logical name is "<cluster>-instance-role"; with Pulumi's suffix it must
-# stay within IAM's 64 characters.
-LONGEST_ROLE_SUFFIX = "-instance-role"
+# With Pulumi's suffix, the longest role name must stay within IAM's 64 characters.
 CLUSTER_NAME_MAX = limits.IAM_ROLE_NAME_MAX - limits.AUTONAME_SUFFIX_LEN - len(LONGEST_ROLE_SUFFIX)
 
 _NAME = re.compile(limits.BATCH_NAME_PATTERN)
@@ -76,11 +73,6 @@ def _check_cluster_name(name: str) -> list[SpecError]:
     return []
 
 
-def _check_name(path: str, name: str, max_len: int, what: str) -> Iterator[SpecError]:
-    if not _NAME.fullmatch(name):
-        yield SpecError(path, f"{what} {name!r} may hold only letters, digits, '-' and '_', starting with a letter or digit")
-    elif len(name) > max_len:
-        yield SpecError(path, f"{what} {name!r} is {len(name)} characters; at most {max_len} fit")
 
 
 def _fmt(number: float) -> str:
@@ -128,20 +120,21 @@ class _Rules:
 
     # --- names -------------------------------------------------------------------------
     def names(self) -> None:
-        for section, infix in (
-            ("compute_environments", CE_INFIX),
-            ("job_queues", QUEUE_INFIX),
-            ("job_definitions", DEFINITION_INFIX),
-        ):
-            budget = limits.BATCH_NAME_MAX - limits.AUTONAME_SUFFIX_LEN - len(f"{self.cluster}-{infix}-")
+        """Names of the user's entries: AWS's characters, and short enough that every child
+        named from them (`<cluster>-<infix>-<name>-<suffix>`) fits AWS's 128."""
+        for section, infixes in INFIXES_BY_SECTION.items():
+            longest = max(infixes, key=len)
+            budget = limits.BATCH_NAME_MAX - limits.AUTONAME_SUFFIX_LEN - len(f"{self.cluster}-{longest}-")
             for name in getattr(self.args, section):
-                for error in _check_name(f"{section}.{name}", name, budget, "name"):
-                    self.fail(error.path, error.message + self._budget_note(error, budget))
-
-    def _budget_note(self, error: SpecError, budget: int) -> str:
-        if "characters" not in error.message:
-            return ""
-        return f" with cluster name {self.cluster!r} and Pulumi's auto-name suffix within AWS's {limits.BATCH_NAME_MAX}"
+                path = f"{section}.{name}"
+                if not _NAME.fullmatch(name):
+                    self.fail(path, f"name {name!r} may hold only letters, digits, '-' and '_', starting with a letter or digit")
+                elif len(name) > budget:
+                    self.fail(
+                        path,
+                        f"name {name!r} is {len(name)} characters; at most {budget} fit with cluster name "
+                        f"{self.cluster!r} and Pulumi's auto-name suffix within AWS's {limits.BATCH_NAME_MAX}",
+                    )
 
     def defined(self, section: str, name: str) -> bool:
         return name in getattr(self.args, section) or (section, name) in self.broken

@@ -94,8 +94,8 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         "job_queues.my queue: name 'my queue' may hold only letters, digits, '-' and '_', starting with a letter or digit"]),
     ("name starting with a dash", {"job_definitions": {"worker": DELETE, "-w": {}}}, [
         "job_definitions.-w: name '-w' may hold only letters, digits, '-' and '_', starting with a letter or digit"]),
-    ("name too long", {"job_queues": {"main": DELETE, "q" * 105: {"compute_environments": ["cpu"]}}}, [
-        f"job_queues.{'q' * 105}: name '{'q' * 105}' is 105 characters; at most 104 fit with cluster name "
+    ("name too long", {"job_queues": {"main": DELETE, "q" * 100: {"compute_environments": ["cpu"]}}}, [
+        f"job_queues.{'q' * 100}: name '{'q' * 100}' is 100 characters; at most 99 fit with cluster name "
         "'wove-test' and Pulumi's auto-name suffix within AWS's 128"]),
     # --- compute environments ---
     ("max below one", ce(max_vcpus=0), ["compute_environments.cpu.max_vcpus: must be at least 1, got 0"]),
@@ -319,3 +319,28 @@ def test_typed_args_are_checked_like_config() -> None:
     parsed, errors = validate_cluster(args, "wove-test")
     assert [str(e) for e in errors] == ["compute_environments.cpu.max_vcpus: must be at least 1, got 0"]
     assert parsed == args
+
+
+def test_longest_allowed_names_give_children_aws_accepts() -> None:
+    """Names exactly at their budget pass validation, and every child's physical name the
+    plan derives from them fits AWS's 128 characters."""
+    from conftest import plan_of
+
+    ce_name, queue_name, definition_name = "c" * 107, "q" * 99, "d" * 103
+    cluster = {
+        "image": {"python_version": "3.11"},
+        "compute_environments": {ce_name: {"type": "EC2", "instance_types": ["m6i"], "max_vcpus": 4}},
+        "job_queues": {queue_name: {"compute_environments": [ce_name], "fair_share": {}}},
+        "job_definitions": {definition_name: {}},
+        "wove_environments": {"batch": {"job_queue": queue_name, "job_definition": definition_name, "share_identifier": "a"}},
+    }
+    assert errors_of(cluster) == []
+    for name, limit in ((ce_name, 107), (queue_name, 99), (definition_name, 103)):
+        longer = merged(cluster, {})
+        section = {ce_name: "compute_environments", queue_name: "job_queues", definition_name: "job_definitions"}[name]
+        longer[section] = {name + "x" if k == name else k: v for k, v in longer[section].items()}
+        assert any(f"at most {limit} fit" in e for e in errors_of(longer)), section
+    plan = plan_of(cluster)
+    named = [r.state["name"] for r in plan.resources if r.type.startswith(("aws:batch/", "aws:ec2/launchTemplate"))]
+    assert len(named) == 5
+    assert max(len(n) for n in named) == 128

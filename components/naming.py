@@ -1,0 +1,22 @@
+"""How children are named from the cluster name and the user's names (shared by the component
+and by validation, which checks that every such name fits AWS's limits).
+
+A child's logical name is `<cluster>-<infix>-<user name>`; Pulumi appends `-<7 hex>`."""
+
+from __future__ import annotations
+
+CE_INFIX = "ce"
+LAUNCH_TEMPLATE_INFIX = "lt"
+QUEUE_INFIX = "queue"
+FAIR_SHARE_INFIX = "fair-share"
+DEFINITION_INFIX = "jobdef"
+
+# The infixes each section's names go into; the longest sets the name budget.
+INFIXES_BY_SECTION: dict[str, tuple[str, ...]] = {
+    "compute_environments": (CE_INFIX, LAUNCH_TEMPLATE_INFIX),
+    "job_queues": (QUEUE_INFIX, FAIR_SHARE_INFIX),
+    "job_definitions": (DEFINITION_INFIX,),
+}
+
+# The longest IAM role logical name is "<cluster>-instance-role".
+LONGEST_ROLE_SUFFIX = "-instance-role"
