@@ -1,0 +1,31 @@
+"""Every argument is documented, in its dataclass and in the README's reference."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import components.spec as spec
+from conftest import REPO
+
+ARGS = [
+    getattr(spec, name) for name in dir(spec)
+    if name.endswith("Args") and dataclasses.is_dataclass(getattr(spec, name))
+]
+
+
+def test_every_field_has_a_doc_and_a_readme_row() -> None:
+    readme = (REPO / "README.md").read_text()
+    reference = readme[readme.index("## Stack configuration reference"):readme.index("## Validation")]
+    assert len(ARGS) >= 12
+    for cls in ARGS:
+        assert cls.__doc__, cls.__name__
+        for field in dataclasses.fields(cls):
+            assert field.metadata.get("doc"), f"{cls.__name__}.{field.name} has no doc"
+            if cls is spec.WoveBatchClusterArgs and field.name in ("compute_environments", "job_queues", "job_definitions",
+                                                                    "wove_environments", "network", "image", "callback",
+                                                                    "logs", "job_role", "tags"):
+                assert f"`{field.name}" in reference, field.name
+            else:
+                # a row `….name` or, for a nested section, its fields' rows `….name.field`
+                assert re.search(rf"\.{field.name}[`.]", reference), f"{cls.__name__}.{field.name} is not in the README reference"
