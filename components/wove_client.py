@@ -94,7 +94,7 @@ class WatchedBatchClient:
         if task.get("callback_url") and task.get("run_id"):
             with self._lock:
                 self._watched[response["jobId"]] = {**task, "job_name": params["jobName"]}
-                if self._thread is None or not self._thread.is_alive():
+                if self._thread is None:
                     self._stopped.clear()
                     self._thread = threading.Thread(target=self._watch, name="wove-batch-watch", daemon=True)
                     self._thread.start()
@@ -108,6 +108,13 @@ class WatchedBatchClient:
             thread.join(timeout=self._poll_seconds + 5)
         with self._lock:
             self._watched.clear()
+            self._thread = None
+
+    @property
+    def is_watching(self) -> bool:
+        """Whether a watcher thread is polling Batch now."""
+        with self._lock:
+            return self._thread is not None
 
     @property
     def watched_job_ids(self) -> list[str]:
@@ -118,8 +125,11 @@ class WatchedBatchClient:
         while not self._stopped.wait(self._poll_seconds):
             with self._lock:
                 job_ids = list(self._watched)
-            if not job_ids:
-                return  # nothing unfinished: the thread ends; the next submit starts another
+                if not job_ids:
+                    # Nothing unfinished: the thread ends, and (under the same lock) the next
+                    # submit sees no thread and starts another.
+                    self._thread = None
+                    return
             for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
                 self._check(job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
 

@@ -231,6 +231,11 @@ def test_job_batch_marks_failed_surfaces_as_an_exception_naming_it(
     ), message
     (summary,) = moto.client("batch").list_jobs(jobQueue=stack.outputs["job_queues"]["high"], jobStatus="FAILED")["jobSummaryList"]
     assert summary["jobName"] in message and summary["jobId"] in message
+    client = environments["batch"]["executor_config"]["client"]
+    deadline = time.monotonic() + 5
+    while client.is_watching and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (client.is_watching, client.watched_job_ids) == (False, [])  # nothing left: polling stopped
 
 
 def test_oversized_argument_is_refused_before_submit(stack: Plan, moto: MotoServer, environments: dict) -> None:
