@@ -195,7 +195,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             urn = self.make_urn(request.parent, request.type, request.name)
-            inputs = _whole_numbers(rpc.deserialize_properties(request.object))
+            inputs = _as_preview_shows(rpc.deserialize_properties(request.object))
             self.planned.append(
                 PlannedResource(
                     type=request.type,
@@ -207,7 +207,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     depends_on=list(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
                     delete_before_replace=bool(request.deleteBeforeReplace),
-                    state=_whole_numbers(dict(self.resources[urn].state)),
+                    state=_as_preview_shows(dict(self.resources[urn].state)),
                 )
             )
         return response
@@ -216,7 +216,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 SECRET_MARKER = "[secret]"
 
 
-def _whole_numbers(value: Any) -> Any:
+def _as_preview_shows(value: Any) -> Any:
     """Inputs as a preview shows them: numbers the wire format made doubles (4.0) back to
     whole numbers, and secret values hidden."""
     if isinstance(value, float) and value.is_integer():
@@ -224,9 +224,9 @@ def _whole_numbers(value: Any) -> Any:
     if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
         return SECRET_MARKER
     if isinstance(value, dict):
-        return {key: _whole_numbers(item) for key, item in value.items()}
+        return {key: _as_preview_shows(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_whole_numbers(item) for item in value]
+        return [_as_preview_shows(item) for item in value]
     return value
 
 
