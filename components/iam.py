@@ -17,6 +17,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
+from .naming import EXECUTION_ROLE, INSTANCE_ROLE, JOB_ROLE, SPOT_FLEET_ROLE
 from .scope import Scope
 from .spec import JobRoleArgs
 
@@ -64,7 +65,7 @@ def create_roles(scope: Scope, needs_instances: bool, needs_spot_fleet: bool) ->
     instance_profile = None
     if needs_instances:
         instance_role = _role(
-            scope, "instance-role", "ec2.amazonaws.com", "ECS agent on the wove-batch cluster's EC2/SPOT instances"
+            scope, INSTANCE_ROLE, "ec2.amazonaws.com", "ECS agent on the wove-batch cluster's EC2/SPOT instances"
         )
         attachments.append(_attach(scope, "instance-role-ecs", instance_role, ECS_INSTANCE_POLICY))
         instance_profile = aws.iam.InstanceProfile(
@@ -73,13 +74,13 @@ def create_roles(scope: Scope, needs_instances: bool, needs_spot_fleet: bool) ->
     spot_fleet_role = None
     if needs_spot_fleet:
         spot_fleet_role = _role(
-            scope, "spot-fleet-role", "spotfleet.amazonaws.com", "Spot fleet requests of the wove-batch cluster's SPOT environments"
+            scope, SPOT_FLEET_ROLE, "spotfleet.amazonaws.com", "Spot fleet requests of the wove-batch cluster's SPOT environments"
         )
         attachments.append(_attach(scope, "spot-fleet-role-tagging", spot_fleet_role, SPOT_FLEET_POLICY))
     execution_role = _role(
-        scope, "execution-role", "ecs-tasks.amazonaws.com", "Pulls the wove-batch worker image and reads its jobs' secrets"
+        scope, EXECUTION_ROLE, "ecs-tasks.amazonaws.com", "Pulls the wove-batch worker image and reads its jobs' secrets"
     )
-    job_role = _role(scope, "job-role", "ecs-tasks.amazonaws.com", "What Wove tasks on the wove-batch cluster run as")
+    job_role = _role(scope, JOB_ROLE, "ecs-tasks.amazonaws.com", "What Wove tasks on the wove-batch cluster run as")
     return ClusterRoles(instance_profile, spot_fleet_role, execution_role, job_role, attachments)
 
 

@@ -18,5 +18,10 @@ INFIXES_BY_SECTION: dict[str, tuple[str, ...]] = {
     "job_definitions": (DEFINITION_INFIX,),
 }
 
-# The longest IAM role logical name is "<cluster>-instance-role".
-LONGEST_ROLE_SUFFIX = "-instance-role"
+# IAM roles, named `<cluster>-<role>`; the longest sets the cluster name's budget within
+# IAM's 64 characters.
+INSTANCE_ROLE = "instance-role"
+SPOT_FLEET_ROLE = "spot-fleet-role"
+EXECUTION_ROLE = "execution-role"
+JOB_ROLE = "job-role"
+ROLE_NAMES = (INSTANCE_ROLE, SPOT_FLEET_ROLE, EXECUTION_ROLE, JOB_ROLE)

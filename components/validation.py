@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from . import limits
 from .architecture import KEYWORD_ARCHITECTURES, architecture_of, is_well_formed, size_of
 from .errors import ClusterSpecError, SpecError
-from .naming import INFIXES_BY_SECTION, LONGEST_ROLE_SUFFIX
+from .naming import INFIXES_BY_SECTION, ROLE_NAMES
 from .spec import ComputeEnvironmentArgs, JobDefinitionArgs, WoveBatchClusterArgs, parse_cluster_args
 from .topology import (
     architectures_of_environment,
@@ -28,7 +28,7 @@ from .topology import (
 )
 
 # With Pulumi's suffix, the longest role name must stay within IAM's 64 characters.
-CLUSTER_NAME_MAX = limits.IAM_ROLE_NAME_MAX - limits.AUTONAME_SUFFIX_LEN - len(LONGEST_ROLE_SUFFIX)
+CLUSTER_NAME_MAX = limits.IAM_ROLE_NAME_MAX - limits.AUTONAME_SUFFIX_LEN - len("-" + max(ROLE_NAMES, key=len))
 
 _NAME = re.compile(limits.BATCH_NAME_PATTERN)
 _CLUSTER_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")

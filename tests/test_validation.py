@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.validation import CLUSTER_NAME_MAX, validate_cluster
+from components.validation import validate_cluster
 from conftest import MINIMAL
 
 class _Delete:
@@ -272,7 +272,7 @@ def test_minimal_and_dev_specs_are_valid() -> None:
     "name, expected",
     [
         ("Wove", "wove-batch:name: cluster name 'Wove' may hold only lower-case letters, digits and '-', starting with a letter or digit"),
-        ("w" * (CLUSTER_NAME_MAX + 1), f"wove-batch:name: cluster name '{'w' * 43}' is 43 characters; at most 42 fit IAM's 64-character role names"),
+        ("w" * 41, f"wove-batch:name: cluster name '{'w' * 41}' is 41 characters; at most 40 fit IAM's 64-character role names"),
     ],
 )
 def test_cluster_name(name: str, expected: str) -> None:
@@ -344,3 +344,16 @@ def test_longest_allowed_names_give_children_aws_accepts() -> None:
     named = [r.state["name"] for r in plan.resources if r.type.startswith(("aws:batch/", "aws:ec2/launchTemplate"))]
     assert len(named) == 5
     assert max(len(n) for n in named) == 128
+
+
+def test_longest_cluster_name_gives_role_names_iam_accepts() -> None:
+    """At the cluster name's limit, every IAM role the plan names (with Pulumi's suffix) fits
+    IAM's 64 characters, the Spot fleet role, the longest, exactly."""
+    from conftest import plan_of
+
+    name = "w" * 40
+    cluster = {**MINIMAL, "compute_environments": {"cpu": {"type": "SPOT", "instance_types": ["m6i.large"], "max_vcpus": 4}}}
+    assert errors_of(cluster, name=name) == []
+    roles = [r.state["name"] for r in plan_of(cluster, name=name).of_type("aws:iam/role:Role")]
+    assert len(roles) == 4
+    assert max(len(role) for role in roles) == 64
