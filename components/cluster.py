@@ -65,11 +65,9 @@ class WoveBatchCluster(pulumi.ComponentResource):
             needs_spot_fleet=any(needs_spot_fleet_role(ce) for ce in spec.compute_environments.values()),
         )
         network = resolve_network(scope, spec.network)
-        architectures = sorted(
-            cluster_architectures(spec)
-            | {definition_architecture(spec, jd) for jd in spec.job_definitions.values()}
-        )
-        images = create_images(scope, spec.image, architectures)
+        cluster_archs = cluster_architectures(spec)
+        definition_archs = {name: definition_architecture(spec, jd, cluster_archs) for name, jd in spec.job_definitions.items()}
+        images = create_images(scope, spec.image, sorted(cluster_archs | set(definition_archs.values())))
         log_group = aws.cloudwatch.LogGroup(
             scope.child("logs"), retention_in_days=spec.logs.retention_days, tags=scope.tagged(), opts=scope.opts()
         )
@@ -105,10 +103,10 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 scope,
                 jd_name,
                 jd,
-                image=images.uris[definition_architecture(spec, jd)],
+                image=images.uris[definition_archs[jd_name]],
                 roles=roles,
                 platform=platforms_of_definitions[jd_name],
-                architecture=definition_architecture(spec, jd),
+                architecture=definition_archs[jd_name],
                 assign_public_ip=assign_public_ip,
                 spot_backed=jd_name in spot_backed,
                 log_group=log_group.name,
