@@ -6,8 +6,8 @@ Its outputs feed Wove: `pulumi stack output --json --show-secrets` holds
 
 import pulumi
 
-from components import WoveBatchCluster
-from components.stack_config import NAMESPACE, cluster_name
+from wove_batch import WoveBatchCluster
+from wove_batch.tools.stack_config import NAMESPACE, cluster_name
 
 config = pulumi.Config(NAMESPACE)
 cluster = WoveBatchCluster(cluster_name(config.get("name"), pulumi.get_stack()), config.get_object("cluster"))

@@ -1,4 +1,4 @@
-"""How long `python -m components plan` takes as a cluster grows.
+"""How long `python -m wove_batch plan` takes as a cluster grows.
 
 For 1, 10 and 100 job queues (3 compute environments and 3 job definitions per queue, one
 Wove environment per definition), validate the spec and run the real stack program on
@@ -18,8 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from components.plan import run_stack  # noqa: E402
-from components.stack_config import StackFile, validate_stack  # noqa: E402
+from wove_batch.tools.plan import run_stack  # noqa: E402
+from wove_batch.tools.stack_config import StackFile, validate_stack  # noqa: E402
 
 
 def cluster_with(queues: int) -> dict:

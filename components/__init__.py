@@ -39,7 +39,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "WoveBatchCluster":
-        from .cluster import WoveBatchCluster
+        from .resources.cluster import WoveBatchCluster
 
         return WoveBatchCluster
     raise AttributeError(name)

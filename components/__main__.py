@@ -1,7 +1,7 @@
-"""Entry point of `python -m components`."""
+"""Entry point of `python -m wove_batch`."""
 
 import sys
 
-from .cli import main
+from .tools.cli import main
 
 sys.exit(main())

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from . import limits
-from .architecture import Architecture, architecture_of
+from .aws import limits
+from .aws.instance_types import Architecture, architecture_of
 from .spec import ComputeEnvironmentArgs, JobDefinitionArgs, WoveBatchClusterArgs, WoveEnvironmentArgs
 
 Platform = Literal["EC2", "FARGATE"]

@@ -3,7 +3,7 @@ environment.
 
 - MotoServer starts `moto_server` on a free loopback port and stops it by its PID.
 - deploy() creates in moto, through boto3, the Batch side of what the stack program declared
-  (from the same mocks run as `python -m components plan`), with the component's inputs
+  (from the same mocks run as `python -m wove_batch plan`), with the component's inputs
   translated to the AWS API where the names differ. Translations are listed in
   TRANSLATIONS; what moto rejects fails the test.
 - JobRunner plays the compute environment: it reads each submitted job back from moto
@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 import boto3
 
-from components.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, Plan
+from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, Plan
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

@@ -10,10 +10,10 @@ from typing import Any, Iterator
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from components.plan import MOCK_ACCOUNT, Plan, mock_suffix, run_stack  # noqa: E402
-from components.stack_config import StackFile, load_stack_file  # noqa: E402
+
+from wove_batch.tools.plan import MOCK_ACCOUNT, Plan, mock_suffix, run_stack  # noqa: E402
+from wove_batch.tools.stack_config import StackFile, load_stack_file  # noqa: E402
 
 REGION = "eu-west-1"
 ACCOUNT = MOCK_ACCOUNT

@@ -1,8 +1,8 @@
 """A private Docker engine for the tests, and the worker image built with it.
 
 dockerd runs as root with its data, exec root, socket and pid file under a temporary folder,
-without a bridge, iptables rules or masquerading (containers use the host's network), so it
-changes nothing on the machine; it is stopped by its PID and the machine's network state is
+without a bridge, iptables rules, masquerading or IP forwarding (containers use the host's
+network), so it changes nothing on the machine; it is stopped by its PID and the machine's network state is
 compared before and after. No registry is reachable here, so the base image is made from
 Debian's packages with mmdebstrap (cached across runs) and `docker import`ed; the host's CA
 bundle goes into it so that pip inside the build trusts what the host trusts.
@@ -92,7 +92,9 @@ class DockerEngine:
                 "--exec-root", str(self.root / "exec"),
                 "--host", f"unix://{self.socket}",
                 "--pidfile", str(self.root / "docker.pid"),
-                "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+                # --ip-forward=false: dockerd otherwise turns net.ipv4.ip_forward on, which a
+                # fresh machine (and CI) has off.
+                "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false", "--ip-forward=false",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

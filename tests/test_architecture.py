@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import limits
-from components.architecture import architecture_of, is_well_formed, size_of
-from components.validation import validate_cluster
+from wove_batch.aws import limits
+from wove_batch.aws.instance_types import architecture_of, is_well_formed, size_of
+from wove_batch.validation import validate_cluster
 from conftest import MINIMAL
 
 SIZES = st.sampled_from(["medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "metal"])

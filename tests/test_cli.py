@@ -1,4 +1,4 @@
-"""`python -m components check|plan`, as a user runs them."""
+"""`python -m wove_batch check|plan`, as a user runs them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from conftest import MINIMAL, REPO, physical
 
 def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "components", *args],
+        [sys.executable, "-m", "wove_batch", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.errors import ClusterSpecError
+from wove_batch.errors import ClusterSpecError
 from conftest import ACCOUNT, MINIMAL, REGION, make_stack, physical, plan_of
-from components.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, SECRET_MARKER, run_stack
+from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, SECRET_MARKER, run_stack
 
 CLUSTER_TAG = {"wove-batch:cluster": "wove-test"}
 ECS_TASKS_TRUST = json.dumps(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-import components.spec as spec
+import wove_batch.spec as spec
 from conftest import REPO
 
 ARGS = [

@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from wove.runtime import runtime
 
 from batch_emulator import REGION, JobRunner, MotoServer, deploy, free_port
-from components.plan import Plan
-from components.wove_client import (
+from wove_batch.tools.plan import Plan
+from wove_batch.client import (
     BatchJobFailedError,
     PayloadTooLargeError,
     close_environments,

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from conftest import ACCOUNT, MINIMAL, REGION, physical, plan_of
-from components.plan import Plan
+from wove_batch.tools.plan import Plan
 
 SPOT_CLUSTER: dict[str, Any] = {
     **MINIMAL,

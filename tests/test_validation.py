@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.validation import validate_cluster
+from wove_batch.validation import validate_cluster
 from conftest import MINIMAL
 
 class _Delete:
@@ -309,7 +309,7 @@ def test_several_independent_errors_are_all_reported_in_one_pass() -> None:
 
 
 def test_typed_args_are_checked_like_config() -> None:
-    from components import ComputeEnvironmentArgs, JobDefinitionArgs, JobQueueArgs, WoveBatchClusterArgs
+    from wove_batch import ComputeEnvironmentArgs, JobDefinitionArgs, JobQueueArgs, WoveBatchClusterArgs
 
     args = WoveBatchClusterArgs(
         compute_environments={"cpu": ComputeEnvironmentArgs(type="EC2", instance_types=("m6i",), max_vcpus=0)},

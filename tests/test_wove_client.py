@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.wove_client import batch_job_name, wove_environments
+from wove_batch.client import batch_job_name, wove_environments
 from conftest import REPO
 
 VALID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -71,7 +71,7 @@ def test_an_application_imports_the_helper_without_pulumi() -> None:
         "        if name.split('.')[0] in ('pulumi', 'pulumi_aws', 'pulumi_docker', 'pulumi_random', 'yaml'):\n"
         "            raise ImportError('not installed: ' + name)\n"
         "sys.meta_path.insert(0, Refuse())\n"
-        "from components.wove_client import wove_environments\n"
+        "from wove_batch.client import wove_environments\n"
         "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
-from .naming import FAIR_SHARE_INFIX, QUEUE_INFIX
+from ..aws.naming import FAIR_SHARE_INFIX, QUEUE_INFIX
 from .scope import Scope
-from .spec import JobQueueArgs
+from ..spec import JobQueueArgs
 
 
 def create_job_queue(

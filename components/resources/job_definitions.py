@@ -8,11 +8,11 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from . import limits
+from ..aws import limits
 from .iam import ClusterRoles
-from .naming import DEFINITION_INFIX
+from ..aws.naming import DEFINITION_INFIX
 from .scope import Scope
-from .spec import JobDefinitionArgs, RetryRuleArgs
+from ..spec import JobDefinitionArgs, RetryRuleArgs
 
 CPU_ARCHITECTURES = {"x86_64": "X86_64", "arm64": "ARM64"}
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
-from .naming import LAUNCH_TEMPLATE_INFIX
+from ..aws.naming import LAUNCH_TEMPLATE_INFIX
 from .scope import Scope
-from .spec import ComputeEnvironmentArgs
+from ..spec import ComputeEnvironmentArgs
 
 # The ECS-optimized Amazon Linux 2023 AMIs boot from /dev/xvda.
 ROOT_DEVICE = "/dev/xvda"

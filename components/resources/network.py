@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .scope import Scope
-from .spec import NetworkArgs
+from ..spec import NetworkArgs
 
 
 @dataclass

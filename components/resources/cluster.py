@@ -15,8 +15,8 @@ from .job_definitions import create_job_definition
 from .network import resolve_network
 from .queues import create_job_queue
 from .scope import Scope
-from .spec import WoveBatchClusterArgs
-from .topology import (
+from ..spec import WoveBatchClusterArgs
+from ..topology import (
     cluster_architectures,
     definition_architecture,
     definition_platforms,
@@ -24,9 +24,9 @@ from .topology import (
     platform_of_environment,
     spot_backed_definitions,
 )
-from .topology import wove_environments as effective_wove_environments
-from .validation import require_valid
-from .wove_config import render_wove_environments
+from ..topology import wove_environments as effective_wove_environments
+from ..validation import require_valid
+from ..outputs import render_wove_environments
 
 TYPE_TOKEN = "wove:index:WoveBatchCluster"
 

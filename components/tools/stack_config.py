@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 import yaml
 
-from .errors import SpecError
-from .spec import WoveBatchClusterArgs
-from .validation import validate_cluster
+from ..errors import SpecError
+from ..spec import WoveBatchClusterArgs
+from ..validation import validate_cluster
 
 NAMESPACE = "wove-batch"
 CLUSTER_KEY = f"{NAMESPACE}:cluster"

@@ -13,9 +13,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
-from .architecture import Architecture
+from ..aws.instance_types import Architecture
 from .scope import Scope
-from .spec import ImageArgs
+from ..spec import ImageArgs
 
 DOCKER_PLATFORMS: dict[str, str] = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 # Untagged images (replaced builds) kept for rollbacks and for jobs still pinned to them.

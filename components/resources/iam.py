@@ -17,9 +17,9 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from .naming import EXECUTION_ROLE, INSTANCE_ROLE, JOB_ROLE, SPOT_FLEET_ROLE
+from ..aws.naming import EXECUTION_ROLE, INSTANCE_ROLE, JOB_ROLE, SPOT_FLEET_ROLE
 from .scope import Scope
-from .spec import JobRoleArgs
+from ..spec import JobRoleArgs
 
 ECS_INSTANCE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
 SPOT_FLEET_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2SpotFleetTaggingRole"

@@ -1,4 +1,4 @@
-"""`python -m components check|plan Pulumi.<stack>.yaml`: the stack, checked and planned offline.
+"""`python -m wove_batch check|plan Pulumi.<stack>.yaml`: the stack, checked and planned offline.
 
 check: every error on its own line, path first; exit 0 valid, 1 invalid, 2 unreadable.
 plan:  runs the stack program on Pulumi's mocks engine and prints the resource tree and the
@@ -31,7 +31,7 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
 
 
 def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m wove_batch", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate a stack file; every error at once")
     check.add_argument("stack_file")

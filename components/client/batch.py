@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
-from .limits import BATCH_NAME_MAX, DESCRIBE_JOBS_MAX_IDS, SUBMIT_JOB_MAX_BYTES
+from ..aws.limits import BATCH_NAME_MAX, DESCRIBE_JOBS_MAX_IDS, SUBMIT_JOB_MAX_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from .architecture import is_gpu_type
+from ..aws.instance_types import is_gpu_type
 from .iam import ClusterRoles
 from .launch_templates import create_launch_template, template_reference
 from .network import ClusterNetwork
-from .naming import CE_INFIX
+from ..aws.naming import CE_INFIX
 from .scope import Scope
-from .spec import ComputeEnvironmentArgs
-from .topology import needs_spot_fleet_role, platform_of_environment
+from ..spec import ComputeEnvironmentArgs
+from ..topology import needs_spot_fleet_role, platform_of_environment
 
 # Batch moves desiredVcpus between min and max as the queue demands; diffing it would make
 # every `pulumi up` after scaling try to set it back (terraform-provider-aws #8549).

@@ -1,0 +1,44 @@
+"""What every rule shares: the parsed args, the errors found so far, and which fields already
+failed to parse (a rule never reports on those again)."""
+
+from __future__ import annotations
+
+from ..errors import SpecError
+from ..spec import WoveBatchClusterArgs
+from ..topology import cluster_architectures
+
+
+class Checks:
+    """The state one validation run carries from rule to rule."""
+
+    def __init__(
+        self, args: WoveBatchClusterArgs, cluster_name: str, broken: set[tuple[str, str]], failed: set[str]
+    ) -> None:
+        self.args = args
+        self.cluster = cluster_name
+        self.broken = broken
+        self.failed = failed
+        self.errors: list[SpecError] = []
+        self.architectures = cluster_architectures(args)
+
+    def fail(self, path: str, message: str) -> None:
+        """Record an error, unless the field already failed to parse (it holds its default)."""
+        if any(path == f or path.startswith((f + ".", f + "[")) for f in self.failed):
+            return
+        self.errors.append(SpecError(path, message))
+
+    def is_broken(self, section: str, name: str) -> bool:
+        """The entry exists but had a shape error: rules combining entries skip it."""
+        return (section, name) in self.broken
+
+    def defined(self, section: str, name: str) -> bool:
+        return name in getattr(self.args, section) or (section, name) in self.broken
+
+    def undefined(self, path: str, section: str, what: str, name: str) -> None:
+        names = ", ".join(getattr(self.args, section)) or "none"
+        self.fail(path, f"no {what} named {name!r}; defined: {names}")
+
+
+def fmt(number: float) -> str:
+    """A number as the user wrote it: 2, not 2.0."""
+    return str(int(number)) if float(number).is_integer() else str(number)

@@ -1,0 +1,108 @@
+"""Job definitions: resources per platform, retries, timeouts, architecture, environment
+variables and secrets."""
+
+from __future__ import annotations
+
+import re
+
+from ..aws import limits
+from ..spec import JobDefinitionArgs
+from .context import Checks, fmt
+
+RESERVED_ENVIRONMENT = ("WOVE_BACKEND_PAYLOAD",)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|ssm:[a-z0-9-]+:\d{12}:parameter/.+)")
+_SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
+_EXIT_CODE = re.compile(r"\d+\*?|\*")
+_PLATFORM_VERSION = re.compile(r"LATEST|\d+\.\d+\.\d+")
+
+
+def check_job_definition(checks: Checks, name: str, jd: JobDefinitionArgs, platform: str) -> None:
+    path = f"job_definitions.{name}"
+    if platform == "EC2":
+        if jd.vcpus < limits.EC2_VCPUS_MIN or not float(jd.vcpus).is_integer():
+            checks.fail(
+                f"{path}.vcpus",
+                f"must be a whole number of at least {limits.EC2_VCPUS_MIN} on EC2, got {fmt(jd.vcpus)}",
+            )
+        if jd.memory < limits.EC2_MEMORY_MIN_MIB:
+            checks.fail(f"{path}.memory", f"must be at least {limits.EC2_MEMORY_MIN_MIB} MiB on EC2, got {jd.memory}")
+    else:
+        fargate_resources(checks, path, jd)
+    if jd.gpus < 0:
+        checks.fail(f"{path}.gpus", f"must be at least 0, got {jd.gpus}")
+    elif jd.gpus and platform == "FARGATE":
+        checks.fail(f"{path}.gpus", f"GPUs are not available on Fargate, got {jd.gpus}")
+    if jd.retry_attempts is not None and not limits.RETRY_ATTEMPTS_MIN <= jd.retry_attempts <= limits.RETRY_ATTEMPTS_MAX:
+        checks.fail(
+            f"{path}.retry_attempts",
+            f"must be within {limits.RETRY_ATTEMPTS_MIN}..{limits.RETRY_ATTEMPTS_MAX}, got {jd.retry_attempts}",
+        )
+    if jd.timeout_seconds is not None and jd.timeout_seconds < limits.TIMEOUT_SECONDS_MIN:
+        checks.fail(f"{path}.timeout_seconds", f"must be at least {limits.TIMEOUT_SECONDS_MIN}, got {jd.timeout_seconds}")
+    if not jd.command:
+        checks.fail(f"{path}.command", "must not be empty")
+    retry_rules(checks, path, jd)
+    if platform == "FARGATE" and not _PLATFORM_VERSION.fullmatch(jd.platform_version):
+        checks.fail(f"{path}.platform_version", f"expected LATEST or a version like 1.4.0, got {jd.platform_version!r}")
+    check_architecture(checks, path, jd, platform)
+    check_environment_variables(checks, path, jd)
+
+
+def retry_rules(checks: Checks, path: str, jd: JobDefinitionArgs) -> None:
+    rules = jd.evaluate_on_exit
+    if len(rules) > limits.EVALUATE_ON_EXIT_MAX:
+        checks.fail(f"{path}.evaluate_on_exit", f"at most {limits.EVALUATE_ON_EXIT_MAX} rules, got {len(rules)}")
+    for i, rule in enumerate(rules):
+        rule_path = f"{path}.evaluate_on_exit[{i}]"
+        patterns = {"on_status_reason": rule.on_status_reason, "on_reason": rule.on_reason, "on_exit_code": rule.on_exit_code}
+        if all(value is None for value in patterns.values()):
+            checks.fail(rule_path, "needs at least one of on_status_reason, on_reason, on_exit_code")
+        for key, value in patterns.items():
+            if value is not None and len(value) > limits.EXIT_PATTERN_MAX:
+                checks.fail(f"{rule_path}.{key}", f"at most {limits.EXIT_PATTERN_MAX} characters, got {len(value)}")
+        if rule.on_exit_code is not None and not _EXIT_CODE.fullmatch(rule.on_exit_code):
+            checks.fail(f"{rule_path}.on_exit_code", f"expected digits, optionally ending in '*', got {rule.on_exit_code!r}")
+
+
+def fargate_resources(checks: Checks, path: str, jd: JobDefinitionArgs) -> None:
+    table = limits.FARGATE_MEMORY_BY_VCPU
+    memories = table.get(float(jd.vcpus))
+    if memories is None:
+        choices = ", ".join(fmt(v) for v in table)
+        checks.fail(f"{path}.vcpus", f"Fargate takes {choices} vCPUs, got {fmt(jd.vcpus)}")
+    elif jd.memory not in memories:
+        step = memories[1] - memories[0]
+        checks.fail(
+            f"{path}.memory",
+            f"Fargate with {fmt(jd.vcpus)} vCPU takes {memories[0]}-{memories[-1]} MiB in steps of {step}, got {jd.memory}",
+        )
+
+
+def check_architecture(checks: Checks, path: str, jd: JobDefinitionArgs, platform: str) -> None:
+    archs = checks.architectures
+    if jd.architecture is None:
+        if len(archs) > 1:
+            checks.fail(f"{path}.architecture", "required: the cluster has both arm64 and x86_64 compute environments")
+    elif platform == "EC2" and jd.architecture not in archs:
+        checks.fail(
+            f"{path}.architecture",
+            f"the cluster has no {jd.architecture} compute environment (it has {', '.join(sorted(archs))})",
+        )
+
+
+def check_environment_variables(checks: Checks, path: str, jd: JobDefinitionArgs) -> None:
+    for section, names in (("environment", jd.environment), ("secrets", jd.secrets)):
+        for key in names:
+            if not _ENV_NAME.fullmatch(key):
+                checks.fail(f"{path}.{section}.{key}", f"{key!r} is not an environment variable name")
+            elif key in RESERVED_ENVIRONMENT or key.startswith("AWS_BATCH_"):
+                checks.fail(f"{path}.{section}.{key}", f"{key} is set by Wove or AWS Batch for each job")
+    for key in sorted(set(jd.environment) & set(jd.secrets)):
+        checks.fail(f"{path}.secrets.{key}", f"{key} is also in environment; set it in one place")
+    for key, source in jd.secrets.items():
+        if not (_SECRET_ARN.fullmatch(source) or (_SSM_NAME.fullmatch(source) and not source.startswith("arn:"))):
+            checks.fail(
+                f"{path}.secrets.{key}",
+                f"expected a Secrets Manager secret ARN, an SSM parameter ARN or an SSM parameter name, got {source!r}",
+            )

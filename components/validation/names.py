@@ -1,0 +1,45 @@
+"""Names: the cluster's, and every entry's, within what AWS takes once the children are named
+from them (`<cluster>-<infix>-<name>-<suffix>`)."""
+
+from __future__ import annotations
+
+import re
+
+from ..aws import limits
+from ..aws.naming import INFIXES_BY_SECTION, ROLE_NAMES
+from ..errors import SpecError
+from .context import Checks
+
+# With Pulumi's suffix, the longest role name must stay within IAM's 64 characters.
+CLUSTER_NAME_MAX = limits.IAM_ROLE_NAME_MAX - limits.AUTONAME_SUFFIX_LEN - len("-" + max(ROLE_NAMES, key=len))
+CLUSTER_NAME_PATH = "wove-batch:name"
+
+_NAME = re.compile(limits.BATCH_NAME_PATTERN)
+_CLUSTER_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def check_cluster_name(name: str) -> list[SpecError]:
+    """Lower case only: the ECR repository is auto-named from it and ECR takes no capitals."""
+    if not _CLUSTER_NAME.fullmatch(name):
+        return [SpecError(CLUSTER_NAME_PATH, f"cluster name {name!r} may hold only lower-case letters, digits and '-', starting with a letter or digit")]
+    if len(name) > CLUSTER_NAME_MAX:
+        return [SpecError(CLUSTER_NAME_PATH, f"cluster name {name!r} is {len(name)} characters; at most {CLUSTER_NAME_MAX} fit IAM's 64-character role names")]
+    return []
+
+
+def check_names(checks: Checks) -> None:
+    """Names of the user's entries: AWS's characters, and short enough that every child
+    named from them (`<cluster>-<infix>-<name>-<suffix>`) fits AWS's 128."""
+    for section, infixes in INFIXES_BY_SECTION.items():
+        longest = max(infixes, key=len)
+        budget = limits.BATCH_NAME_MAX - limits.AUTONAME_SUFFIX_LEN - len(f"{checks.cluster}-{longest}-")
+        for name in getattr(checks.args, section):
+            path = f"{section}.{name}"
+            if not _NAME.fullmatch(name):
+                checks.fail(path, f"name {name!r} may hold only letters, digits, '-' and '_', starting with a letter or digit")
+            elif len(name) > budget:
+                checks.fail(
+                    path,
+                    f"name {name!r} is {len(name)} characters; at most {budget} fit with cluster name "
+                    f"{checks.cluster!r} and Pulumi's auto-name suffix within AWS's {limits.BATCH_NAME_MAX}",
+                )
