@@ -45,10 +45,15 @@ def render_wove_environments(
     region: str,
     callback: Optional[CallbackArgs],
     token: Optional[str],
+    exchange_bucket: str,
+    results: Mapping[str, str],
 ) -> dict[str, dict[str, Any]]:
-    """One `aws_batch` entry per environment. With a callback, environment number i (in the
-    order given) listens on `callback.port + i`: each Wove environment runs its own callback
-    server, and one weave may use several environments at once."""
+    """One `aws_batch` entry per environment. With callback results, environment number i (in
+    the order given) listens on `callback.port + i`: each Wove environment runs its own
+    callback server, and one weave may use several environments at once. Exchange results
+    need no inbound route: Wove's callback server stays on 127.0.0.1 and the helper's poller
+    hands it the events. `wove_batch` (which Wove ignores) tells the helper the mode and the
+    bucket."""
     rendered: dict[str, dict[str, Any]] = {}
     for index, (name, env) in enumerate(environments.items()):
         executor_config: dict[str, Any] = {
@@ -59,7 +64,7 @@ def render_wove_environments(
         if env.share_identifier is not None:
             # Batch refuses a job without a share identifier on a fair-share queue.
             executor_config["submit_job_options"] = {"shareIdentifier": env.share_identifier}
-        if callback is not None and token is not None:
+        if results[name] == "callback" and callback is not None and token is not None:
             port = callback.port + index
             own_token = environment_token(token, name)
             executor_config.update(
@@ -68,5 +73,9 @@ def render_wove_environments(
                 callback_host=CALLBACK_HOST,
                 callback_port=port,
             )
-        rendered[name] = {"executor": "aws_batch", "executor_config": executor_config}
+        rendered[name] = {
+            "executor": "aws_batch",
+            "executor_config": executor_config,
+            "wove_batch": {"results": results[name], "exchange_bucket": exchange_bucket, "region": region},
+        }
     return rendered

@@ -23,7 +23,11 @@ AllocationStrategy = Literal[
 ]
 CpuArchitecture = Literal["x86_64", "arm64"]
 
-WOVE_WORKER_COMMAND: tuple[str, ...] = ("python", "-m", "wove.backend_worker")
+ResultsMode = Literal["callback", "exchange"]
+
+# The worker every job definition runs by default: it runs a plain Wove payload exactly as
+# `python -m wove.backend_worker` does, and also payloads and results in the exchange bucket.
+WOVE_WORKER_COMMAND: tuple[str, ...] = ("python", "-m", "wove_batch.worker")
 
 
 def _doc(text: str, **kwargs: Any) -> Any:
@@ -55,7 +59,12 @@ class NetworkArgs:
 class ImageArgs:
     """The worker image: built from `context` and pushed to ECR, or a prebuilt `uri`."""
 
-    context: str = _doc("Build context, relative to the project directory.", default="worker_image")
+    context: str = _doc(
+        "Build context, relative to the project directory: the project itself, so the image installs this "
+        "package from the same source as the application.",
+        default=".",
+    )
+    dockerfile: str = _doc("Dockerfile, relative to the project directory.", default="worker_image/Dockerfile")
     python_version: str = _doc(
         "Python major.minor of the image; must match the submitting process.", default_factory=default_python_version
     )
@@ -153,6 +162,11 @@ class WoveEnvironmentArgs:
     share_identifier: Optional[str] = _doc(
         "Fair-share identifier of its jobs; required exactly when the queue has fair_share.", default=None
     )
+    results: Optional[ResultsMode] = _doc(
+        "How results come back: callback (jobs post to callback.base_url) or exchange (through the exchange "
+        "bucket, no inbound route needed). Default: callback when the stack has a callback, else exchange.",
+        default=None,
+    )
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,13 @@ class CallbackArgs:
 
     base_url: str = _doc("http(s) URL of the submitting process as jobs see it.")
     port: int = _doc("Port the callback server listens on (1-65535).", default=8787)
+
+
+@dataclass(frozen=True)
+class ExchangeArgs:
+    """The exchange bucket: task payloads too large for the job's overrides, and results."""
+
+    retention_days: int = _doc("Days before exchange objects left behind expire (1-3650).", default=7)
 
 
 @dataclass(frozen=True)
@@ -193,7 +214,10 @@ class WoveBatchClusterArgs:
     )
     network: NetworkArgs = _doc("Network placement.", default_factory=NetworkArgs)
     image: ImageArgs = _doc("Worker image.", default_factory=ImageArgs)
-    callback: Optional[CallbackArgs] = _doc("Callback settings carried into wove_environments.", default=None)
+    callback: Optional[CallbackArgs] = _doc(
+        "Where jobs post results directly. Default: none; results travel through the exchange bucket.", default=None
+    )
+    exchange: ExchangeArgs = _doc("The exchange bucket.", default_factory=ExchangeArgs)
     logs: LogsArgs = _doc("Job logs.", default_factory=LogsArgs)
     job_role: JobRoleArgs = _doc("Permissions of the task code.", default_factory=JobRoleArgs)
     tags: Mapping[str, str] = _doc("Tags on every taggable resource.", default_factory=dict)

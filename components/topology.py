@@ -112,3 +112,11 @@ def spot_backed_definitions(args: WoveBatchClusterArgs) -> set[str]:
         name for name in args.job_queues if any(ce.type in SPOT_TYPES for ce in queue_environments(args, name))
     }
     return {env.job_definition for env in wove_environments(args).values() if env.job_queue in spot_queues}
+
+
+def results_mode(args: WoveBatchClusterArgs, environment: WoveEnvironmentArgs) -> str:
+    """The environment's own `results`, else callback when the stack has a callback URL (jobs
+    can reach the submitter) and exchange when it has none."""
+    if environment.results is not None:
+        return environment.results
+    return "callback" if args.callback is not None else "exchange"

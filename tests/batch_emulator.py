@@ -25,7 +25,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import boto3
 
@@ -48,6 +48,11 @@ TRANSLATIONS = {
     "updatePolicy": "CreateComputeEnvironment takes none: set with UpdateComputeEnvironment, as the provider does",
     "fairSharePolicy": "the provider's fairSharePolicy.shareDistributions is the API's fairsharePolicy.shareDistribution",
     "launchTemplate": "the provider's LaunchTemplate inputs become EC2's LaunchTemplateData; the plan's mock id maps to moto's",
+    "bucket policy": "moto accepts the TLS-only policy but evaluates its Deny without the aws:SecureTransport "
+    "condition, refusing every request even over TLS (which the harness uses); it is put, so that moto checks it, "
+    "then removed, and kept in Deployment.bucket_policies",
+    "s3 bucket settings": "the provider's one resource per bucket setting (public access block, ownership, encryption, "
+    "lifecycle, policy) is one S3 Put*Bucket* call each, with the API's capitalized member names",
 }
 COMPUTE_RESOURCE_KEYS = {
     "minVcpus": "minvCpus",
@@ -80,20 +85,61 @@ def free_port(consecutive: int = 1) -> int:
     raise RuntimeError("no free ports")
 
 
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1 (and its key), valid for a day."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "moto.crt", folder / "moto.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    cert_path.chmod(0o644)
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 class MotoServer:
-    """moto's server on 127.0.0.1, in strict (default) Batch mode."""
+    """moto's server on 127.0.0.1, in strict (default) Batch mode, over TLS: the exchange
+    bucket's policy refuses plain HTTP, and moto enforces bucket policies."""
 
     def __init__(self, log_path: Path) -> None:
         self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"https://127.0.0.1:{self.port}"
         self.log_path = log_path
+        # Jobs read the certificate as whatever user they run as (the image's is 10001).
+        certificates = log_path.parent / "certificates"
+        certificates.mkdir(mode=0o755)
+        certificates.chmod(0o755)
+        self.certificate, self._key = self_signed_certificate(certificates)
         self.process: Optional[subprocess.Popen[bytes]] = None
+
+    def _open(self, request: Any) -> Any:
+        import ssl
+
+        return urllib.request.urlopen(request, timeout=10, context=ssl.create_default_context(cafile=str(self.certificate)))
 
     def start(self) -> None:
         executable = Path(sys.executable).parent / "moto_server"
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [str(executable), "-H", "127.0.0.1", "-p", str(self.port)],
+            [str(executable), "-H", "127.0.0.1", "-p", str(self.port), "-c", str(self.certificate), "-k", str(self._key)],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -105,7 +151,7 @@ class MotoServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"moto_server exited: {self.log_path.read_text()}")
             try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).read()
+                self._open(f"{self.endpoint}/moto-api/").read()
                 return
             except OSError:
                 time.sleep(0.1)
@@ -125,7 +171,7 @@ class MotoServer:
 
     def _post(self, path: str, body: Optional[dict] = None) -> None:
         data = json.dumps(body).encode() if body is not None else b""
-        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}{path}", data=data, method="POST"), timeout=10).read()
+        self._open(urllib.request.Request(f"{self.endpoint}{path}", data=data, method="POST")).read()
 
     def reset(self) -> None:
         self._post("/moto-api/reset")
@@ -144,7 +190,7 @@ class MotoServer:
 
     def client(self, service: str, **options: Any) -> Any:
         options.setdefault("region_name", REGION)
-        return boto3.client(service, endpoint_url=self.endpoint, **CREDENTIALS, **options)
+        return boto3.client(service, endpoint_url=self.endpoint, verify=str(self.certificate), **CREDENTIALS, **options)
 
 
 @dataclass
@@ -155,11 +201,13 @@ class Deployment:
     job_queues: dict[str, str] = field(default_factory=dict)
     job_definitions: dict[str, str] = field(default_factory=dict)
     roles: list[str] = field(default_factory=list)
+    buckets: list[str] = field(default_factory=list)
+    bucket_policies: dict[str, str] = field(default_factory=dict)
 
 
 def deploy(plan: Plan, moto: MotoServer) -> Deployment:
     """Create in moto what the plan declares, in dependency order, with the planned names."""
-    iam, ec2, batch, ecr, logs = (moto.client(s) for s in ("iam", "ec2", "batch", "ecr", "logs"))
+    iam, ec2, batch, ecr, logs, s3 = (moto.client(s) for s in ("iam", "ec2", "batch", "ecr", "logs", "s3"))
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])
     ids = {DEFAULT_VPC_ID: vpc, **dict(zip(DEFAULT_SUBNET_IDS, subnets))}
@@ -168,19 +216,53 @@ def deploy(plan: Plan, moto: MotoServer) -> Deployment:
 
     def order(resource: Any) -> int:
         return [
+            "aws:s3/bucket:Bucket", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "aws:s3/bucketPolicy:BucketPolicy",
             "aws:iam/role:Role", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/rolePolicy:RolePolicy",
             "aws:iam/instanceProfile:InstanceProfile", "aws:ec2/securityGroup:SecurityGroup",
             "aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
             "aws:cloudwatch/logGroup:LogGroup", "aws:ec2/launchTemplate:LaunchTemplate",
             "aws:batch/computeEnvironment:ComputeEnvironment", "aws:batch/schedulingPolicy:SchedulingPolicy",
             "aws:batch/jobQueue:JobQueue",
-            "aws:batch/jobDefinition:JobDefinition",
+            "aws:batch/jobDefinition:JobDefinition", "aws:iam/policy:Policy",
         ].index(resource.type) if resource.type.startswith("aws:") else -1
 
     for resource in sorted((r for r in plan.resources if order(r) >= 0), key=order):
         inputs, name = resource.inputs, resource.state.get("name")
         tags = inputs.get("tags") or {}
-        if resource.type == "aws:iam/role:Role":
+        if resource.type == "aws:s3/bucket:Bucket":
+            s3.create_bucket(Bucket=name)
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+            created.buckets.append(name)
+        elif resource.type == "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":
+            s3.put_public_access_block(Bucket=inputs["bucket"], PublicAccessBlockConfiguration={
+                key[0].upper() + key[1:]: inputs[key]
+                for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+            })
+        elif resource.type == "aws:s3/bucketOwnershipControls:BucketOwnershipControls":
+            s3.put_bucket_ownership_controls(Bucket=inputs["bucket"], OwnershipControls={
+                "Rules": [{"ObjectOwnership": inputs["rule"]["objectOwnership"]}]})
+        elif resource.type == "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+            s3.put_bucket_encryption(Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": [
+                {"ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"]}}
+                for rule in inputs["rules"]]})
+        elif resource.type == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
+            s3.put_bucket_lifecycle_configuration(Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": [
+                {"ID": rule["id"], "Status": rule["status"], "Filter": {"Prefix": rule["filter"]["prefix"]},
+                 "Expiration": {"Days": rule["expiration"]["days"]},
+                 "AbortIncompleteMultipartUpload": {
+                     "DaysAfterInitiation": rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]}}
+                for rule in inputs["rules"]]})
+        elif resource.type == "aws:s3/bucketPolicy:BucketPolicy":
+            s3.put_bucket_policy(Bucket=inputs["bucket"], Policy=inputs["policy"])
+            created.bucket_policies[inputs["bucket"]] = inputs["policy"]
+            s3.delete_bucket_policy(Bucket=inputs["bucket"])  # see TRANSLATIONS["bucket policy"]
+        elif resource.type == "aws:iam/policy:Policy":
+            iam.create_policy(PolicyName=name, PolicyDocument=inputs["policy"], Description=inputs["description"])
+        elif resource.type == "aws:iam/role:Role":
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
                             Description=inputs.get("description", ""),
                             Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
@@ -301,14 +383,32 @@ class JobRunner:
         app_dir: Path,
         workers: int = 8,
         container: Optional[tuple[Any, str]] = None,
+        unreachable_callback: bool = False,
+        before_run: Optional[Callable[["RanJob"], None]] = None,
     ) -> None:
         """`container`: (DockerEngine, image) to run each job as `docker run` of the image
-        instead of a process from the worker virtualenv."""
+        instead of a process from the worker virtualenv. The job reaches moto's S3 as a job
+        reaches S3 (its boto3 configured by the environment). `unreachable_callback`: the
+        job's HTTP goes through a proxy that refuses everything, except to moto (`localhost`),
+        as from a subnet with no route to the submitter. `before_run(job)` runs before each job."""
         self.batch = moto.client("batch")
         self.container = container
         self.app_dir = app_dir
         self.queues = queues
-        self.base_env = {"PATH": f"{worker_path}:/usr/bin:/bin", "PYTHONPATH": str(app_dir)}
+        self.before_run = before_run
+        self.certificate = moto.certificate
+        self.base_env = {
+            "PATH": f"{worker_path}:/usr/bin:/bin",
+            "PYTHONPATH": str(app_dir),
+            "AWS_ENDPOINT_URL": f"https://localhost:{moto.port}",
+            "AWS_CA_BUNDLE": str(moto.certificate),
+            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": REGION,
+        }
+        if unreachable_callback:
+            closed = free_port()
+            self.base_env.update({"http_proxy": f"http://127.0.0.1:{closed}", "no_proxy": "localhost"})
         self.jobs: dict[str, RanJob] = {}
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers)
@@ -345,9 +445,12 @@ class JobRunner:
         self._pool.submit(self._run, ran)
 
     def _run(self, job: RanJob) -> None:
+        if self.before_run is not None:
+            self.before_run(job)
         if self.container is not None:
             engine, image = self.container
-            ran = engine.run_command(image, job.command, job.environment, self.app_dir)
+            environment = {**self.base_env, **job.environment, "PATH": "/opt/venv/bin:/usr/bin:/bin", "PYTHONPATH": "/opt/app"}
+            ran = engine.run_command(image, job.command, environment, self.app_dir, mounts=(self.certificate.parent,))
             job.returncode, job.output = ran.returncode, ran.stderr.decode()
             return
         result = subprocess.run(job.command, env={**self.base_env, **job.environment},
@@ -363,4 +466,6 @@ class JobRunner:
             if len(jobs) >= count and all(j.returncode is not None for j in jobs):
                 return jobs
             time.sleep(0.05)
-        raise TimeoutError(f"{len(self.jobs)} jobs started, {count} expected")
+        finished = [f"{job.job_name} exited {job.returncode}: {job.output[-1500:]}" for job in self.jobs.values()
+                    if job.returncode is not None]
+        raise TimeoutError(f"{len(self.jobs)} jobs started, {count} expected; " + " | ".join(finished))

@@ -51,14 +51,15 @@ def dev_plan() -> Plan:
 @pytest.fixture(scope="session")
 def worker_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv built the way the Dockerfile builds the image's: `python -m venv`,
-    then the pinned worker requirements. Its bin/ goes first on PATH for worker processes."""
+    then this package from its source (no Pulumi). Its bin/ goes first on PATH for worker
+    processes."""
     import subprocess
 
     venv = tmp_path_factory.mktemp("worker") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
         [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-         "-r", str(REPO / "worker_image" / "requirements.txt")],
+         str(REPO)],
         check=True,
     )
     return venv
@@ -116,7 +117,7 @@ def docker_engine() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def worker_image(docker_engine: Any) -> str:
     """The worker image, built from the project's own build context for the host architecture."""
-    built = docker_engine.build_worker(REPO / "worker_image", "wove-batch-worker:test", "3.11")
+    built = docker_engine.build_worker(REPO, REPO / "worker_image" / "Dockerfile", "wove-batch-worker:test", "3.11")
     MEASUREMENTS["worker image size"] = f"{built.size_bytes / 1e6:.1f} MB ({built.size_bytes} bytes)"
     MEASUREMENTS["worker image build"] = f"{built.build_seconds:.1f} s"
     return built.tag

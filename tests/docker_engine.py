@@ -149,19 +149,23 @@ class DockerEngine:
         self.docker("import", "--change", f"ENV PIP_CERT={HOST_CA_BUNDLE}", str(tarball), BASE_TAG)
         return BASE_TAG
 
-    def build_worker(self, context: Path, tag: str, python_version: str) -> BuiltImage:
+    def build_worker(self, context: Path, dockerfile: Path, tag: str, python_version: str) -> BuiltImage:
         base = self.base_image()
         started = time.monotonic()
         self.docker("build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}",
-                    "--build-arg", f"PYTHON_VERSION={python_version}", "-t", tag, str(context), timeout=900)
+                    "--build-arg", f"PYTHON_VERSION={python_version}", "-f", str(dockerfile), "-t", tag, str(context),
+                    timeout=900)
         seconds = time.monotonic() - started
         size = int(self.docker("image", "inspect", "--format", "{{.Size}}", tag).stdout.decode().strip())
         return BuiltImage(tag, size, seconds)
 
     def run_command(self, image: str, command: list[str], environment: dict[str, str], app_dir: Path,
-                    timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
-        """`docker run` as Batch would: the job's command and environment; host network here."""
+                    timeout: float = 120, mounts: tuple[Path, ...] = ()) -> subprocess.CompletedProcess[bytes]:
+        """`docker run` as Batch would: the job's command and environment; host network here.
+        `mounts`: host folders the job sees at the same path, read-only (a CA bundle)."""
         args = ["run", "--rm", "--network", "host", "-v", f"{app_dir}:/opt/app:ro"]
+        for folder in mounts:
+            args += ["-v", f"{folder}:{folder}:ro"]
         for name, value in environment.items():
             args += ["-e", f"{name}={value}"]
         cli = docker_cli()

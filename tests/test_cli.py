@@ -85,7 +85,7 @@ def test_plan_json_lists_resources_and_outputs_of_the_real_program(tmp_path: Pat
     names = [(r["type"], r["name"], r["parent"]) for r in document["resources"]]
     assert names[0] == ("wove:index:WoveBatchCluster", "plan-test", None)
     assert ("aws:batch/jobQueue:JobQueue", "plan-test-queue-main", "plan-test") in names
-    assert len(names) == 16
+    assert len(names) == 24
     for resource in document["resources"]:
         assert set(resource) == {"type", "name", "parent", "inputs"}
     queue = next(r for r in document["resources"] if r["name"] == "plan-test-queue-main")
@@ -108,7 +108,7 @@ def test_plan_tree_shows_types_names_and_key_inputs() -> None:
     result = run_cli("plan", "Pulumi.dev.yaml")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "22 resources for stack dev of wove-batch:"
+    assert lines[0] == "30 resources for stack dev of wove-batch:"
     assert lines[1] == "└─ wove:index:WoveBatchCluster  wove-dev"
     assert (
         '   ├─ aws:batch/jobQueue:JobQueue  wove-dev-queue-bulk  (priority=1, state="ENABLED", '

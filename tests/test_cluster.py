@@ -56,11 +56,19 @@ def test_minimal_cluster_registers_exactly_these_children_under_the_component() 
         ("aws:ecr/lifecyclePolicy:LifecyclePolicy", "wove-test-worker-lifecycle"),
         ("aws:ecr/repository:Repository", "wove-test-worker"),
         ("aws:iam/instanceProfile:InstanceProfile", "wove-test-instance-profile"),
+        ("aws:iam/policy:Policy", "wove-test-application"),
         ("aws:iam/role:Role", "wove-test-execution-role"),
         ("aws:iam/role:Role", "wove-test-instance-role"),
         ("aws:iam/role:Role", "wove-test-job-role"),
         ("aws:iam/rolePolicy:RolePolicy", "wove-test-execution-role-policy"),
+        ("aws:iam/rolePolicy:RolePolicy", "wove-test-job-role-exchange"),
         ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "wove-test-instance-role-ecs"),
+        ("aws:s3/bucket:Bucket", "wove-test-exchange"),
+        ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "wove-test-exchange-lifecycle"),
+        ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "wove-test-exchange-ownership"),
+        ("aws:s3/bucketPolicy:BucketPolicy", "wove-test-exchange-tls-only"),
+        ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "wove-test-exchange-public-access"),
+        ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "wove-test-exchange-encryption"),
         ("docker:index/image:Image", "wove-test-worker-x86_64"),
         ("wove:index:WoveBatchCluster", "wove-test"),
     ]
@@ -149,7 +157,7 @@ def test_minimal_cluster_network_and_image_inputs() -> None:
     ]
     assert plan.named("wove-test-worker-x86_64").inputs == {
         "build": {
-            "context": "worker_image",
+            "context": ".",
             "dockerfile": "worker_image/Dockerfile",
             "platform": "linux/amd64",
             "args": {"PYTHON_VERSION": "3.11"},
@@ -214,7 +222,7 @@ def test_minimal_cluster_batch_inputs() -> None:
     }
     assert properties == {
         "image": plan.outputs["images"]["x86_64"],
-        "command": ["python", "-m", "wove.backend_worker"],
+        "command": ["python", "-m", "wove_batch.worker"],
         "jobRoleArn": arn("role", "wove-test-job-role"),
         "executionRoleArn": arn("role", "wove-test-execution-role"),
         "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
@@ -247,8 +255,12 @@ def test_minimal_cluster_outputs() -> None:
                     "job_definition": definition,
                     "client_options": {"region_name": REGION},
                 },
+                # no callback: results come back through the exchange bucket
+                "wove_batch": {"results": "exchange", "exchange_bucket": physical("wove-test-exchange"), "region": REGION},
             }
         },
+        "exchange_bucket": physical("wove-test-exchange"),
+        "application_policy_arn": f"arn:aws:iam::{ACCOUNT}:policy/{physical('wove-test-application')}",
     }
     assert plan.secret_outputs == set()
 
@@ -354,13 +366,13 @@ def test_mixed_architectures_build_one_image_each_and_definitions_pick_theirs() 
     builds = {r.name: r.inputs["build"] for r in plan.of_type("docker:index/image:Image")}
     assert builds == {
         "wove-test-worker-arm64": {
-            "context": "worker_image",
+            "context": ".",
             "dockerfile": "worker_image/Dockerfile",
             "platform": "linux/arm64",
             "args": {"PYTHON_VERSION": "3.12"},
         },
         "wove-test-worker-x86_64": {
-            "context": "worker_image",
+            "context": ".",
             "dockerfile": "worker_image/Dockerfile",
             "platform": "linux/amd64",
             "args": {"PYTHON_VERSION": "3.12"},
@@ -419,7 +431,7 @@ def test_prebuilt_image_uri_skips_repository_and_build() -> None:
     plan = plan_of({**MINIMAL, "image": {"uri": uri, "python_version": "3.11"}})
     assert plan.of_type("docker:index/image:Image") == []
     assert plan.of_type("aws:ecr/repository:Repository") == []
-    (policy,) = plan.of_type("aws:iam/rolePolicy:RolePolicy")  # nothing to pull from ECR: logs only
+    policy = plan.named("wove-test-execution-role-policy")  # nothing to pull from ECR: logs only
     assert json.loads(policy.inputs["policy"])["Statement"] == [logs_statement("worker")]
     assert plan.outputs["images"] == {"x86_64": uri}
     assert plan.outputs["repository_url"] is None

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 def test_image_runs_the_worker_as_a_non_root_user(docker_engine: Any, worker_image: str) -> None:
     config = json.loads(docker_engine.docker("image", "inspect", "--format", "{{json .Config}}", worker_image).stdout)
     assert config["User"] == "10001"
-    assert config["Cmd"] == ["python", "-m", "wove.backend_worker"]
+    assert config["Cmd"] == ["python", "-m", "wove_batch.worker"]
     assert config["Entrypoint"] is None
     assert config["WorkingDir"] == "/opt/app"
 
@@ -42,7 +42,7 @@ def test_container_answers_a_task_on_the_callback(docker_engine: Any, worker_ima
                            "AWS_BATCH_JOB_ID": "job-1"}
             started = time.monotonic()
             ran = await asyncio.to_thread(
-                docker_engine.run_command, worker_image, ["python", "-m", "wove.backend_worker"], environment, app_dir
+                docker_engine.run_command, worker_image, ["python", "-m", "wove_batch.worker"], environment, app_dir
             )
             frames = [await asyncio.wait_for(server.recv(), 10) for _ in range(2)]
             return ran.returncode, frames, time.monotonic() - started
@@ -59,9 +59,12 @@ def test_container_answers_a_task_on_the_callback(docker_engine: Any, worker_ima
 
 
 def test_container_without_payload_exits_non_zero(docker_engine: Any, worker_image: str, app_dir: Path) -> None:
-    ran = docker_engine.run_command(worker_image, ["python", "-m", "wove.backend_worker"], {}, app_dir)
+    ran = docker_engine.run_command(worker_image, ["python", "-m", "wove_batch.worker"], {}, app_dir)
     assert ran.returncode == 1
-    assert ran.stderr.decode() == "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD.\n"
+    assert ran.stderr.decode() == (
+        "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
+        "(or its exchange-bucket location as WOVE_BATCH_PAYLOAD_URI).\n"
+    )
 
 
 def test_batch_job_runs_as_the_real_image(
@@ -82,3 +85,30 @@ def test_batch_job_runs_as_the_real_image(
         (job,) = jobs.wait_idle(1, timeout=120)
     assert job.returncode == 0, job.output
     assert w.result.identity == {"uid": 10001, "job": job.job_id}
+
+
+def test_a_5_mb_argument_and_result_travel_through_the_exchange_bucket_with_the_real_image(
+    stack: Any, moto: Any, environments: dict, worker_venv: Path, app_dir: Path, docker_engine: Any, worker_image: str
+) -> None:
+    """The job, run as the image, reads its payload from moto's S3 with the job's credentials
+    and writes its result there; the helper's poller hands it to Wove."""
+    from batch_emulator import JobRunner
+
+    queues = list(stack.outputs["job_queues"].values())
+    data = bytes(range(256)) * (5 * 1024 * 1024 // 256)
+    with JobRunner(moto, queues, worker_venv / "bin", app_dir, container=(docker_engine, worker_image),
+                   unreachable_callback=True) as jobs:
+        with wove.weave() as w:
+            @w.do(environment="batch_exchange", delivery_timeout=120)
+            def echoed() -> bytes:
+                return data[::-1]
+
+            @w.do(environment="batch_exchange", delivery_timeout=120)
+            def size(echoed: bytes) -> int:
+                return len(echoed)
+
+        ran = jobs.wait_idle(2, timeout=30)
+    assert [job.returncode for job in ran] == [0, 0], [job.output for job in ran]
+    assert (w.result.echoed, w.result.size) == (data[::-1], len(data))
+    assert {name for name in ran[1].environment if name.startswith("WOVE_")} == {
+        "WOVE_BATCH_PAYLOAD_URI", "WOVE_BATCH_RESULTS_URI"}

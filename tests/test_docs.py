@@ -23,7 +23,7 @@ def test_every_field_has_a_doc_and_a_readme_row() -> None:
         for field in dataclasses.fields(cls):
             assert field.metadata.get("doc"), f"{cls.__name__}.{field.name} has no doc"
             if cls is spec.WoveBatchClusterArgs and field.name in ("compute_environments", "job_queues", "job_definitions",
-                                                                    "wove_environments", "network", "image", "callback",
+                                                                    "wove_environments", "network", "image", "callback", "exchange",
                                                                     "logs", "job_role", "tags"):
                 assert f"`{field.name}" in reference, field.name
             else:

@@ -18,7 +18,6 @@ from batch_emulator import REGION, JobRunner, MotoServer, deploy, free_port
 from wove_batch.tools.plan import Plan
 from wove_batch.client import (
     BatchJobFailedError,
-    PayloadTooLargeError,
     close_environments,
     wove_environments,
 )
@@ -40,7 +39,8 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 @pytest.fixture
 def stack(moto: MotoServer) -> Plan:
     """A fresh emulator holding what the stack program declares: two queues of different
-    priority over one EC2 environment, one job definition, two Wove environments."""
+    priority over one EC2 environment, one job definition, three Wove environments (two with
+    callback results, one with exchange results)."""
     moto.reset()
     moto.hold_jobs()
     port = free_port(consecutive=2)
@@ -56,6 +56,7 @@ def stack(moto: MotoServer) -> Plan:
         "wove_environments": {
             "batch": {"job_queue": "high", "job_definition": "worker"},
             "batch_low": {"job_queue": "low", "job_definition": "worker", "share_identifier": "bulk"},
+            "batch_exchange": {"job_queue": "high", "job_definition": "worker", "results": "exchange"},
         },
         "callback": {"base_url": f"http://127.0.0.1:{port}", "port": port},
     }
@@ -70,7 +71,9 @@ def environments(stack: Plan, moto: MotoServer) -> Iterator[dict[str, Any]]:
     envs = wove_environments(
         {"wove_environments": stack.outputs["wove_environments"]},
         client_factory=lambda **options: moto.client("batch", **options),
+        s3_factory=lambda **options: moto.client("s3", **options),
         poll_seconds=0.5,
+        results_poll_seconds=0.2,
     )
     wove.config(environments=envs)
     try:
@@ -99,7 +102,7 @@ def test_deployed_resources_match_the_plan(stack: Plan, moto: MotoServer) -> Non
     template = environment["computeResources"]["launchTemplate"]
     assert template["version"] == "1" and template["launchTemplateId"].startswith("lt-")
     (definition,) = batch.describe_job_definitions(jobDefinitionName=stack.outputs["job_definitions"]["worker"])["jobDefinitions"]
-    assert definition["containerProperties"]["command"] == ["python", "-m", "wove.backend_worker"]
+    assert definition["containerProperties"]["command"] == ["python", "-m", "wove_batch.worker"]
     assert definition["retryStrategy"]["attempts"] == 2
     assert definition["timeout"] == {"attemptDurationSeconds": 600}
     assert definition["containerProperties"]["logConfiguration"]["logDriver"] == "awslogs"
@@ -121,7 +124,7 @@ def test_one_task_runs_as_a_batch_job_and_returns(
     assert JOB_NAME.fullmatch(job.job_name) and job.job_name.startswith("wove-squared-")
     assert job.job_queue.endswith(f"/{stack.outputs['job_queues']['high']}")
     assert job.job_definition.split("/")[-1].split(":")[0] == stack.outputs["job_definitions"]["worker"]
-    assert job.command == ["python", "-m", "wove.backend_worker"]
+    assert job.command == ["python", "-m", "wove_batch.worker"]
     assert "WOVE_BACKEND_PAYLOAD" in job.environment and job.returncode == 0
 
 
@@ -236,23 +239,6 @@ def test_job_batch_marks_failed_surfaces_as_an_exception_naming_it(
     while client.is_watching and time.monotonic() < deadline:
         time.sleep(0.1)
     assert (client.is_watching, client.watched_job_ids) == (False, [])  # nothing left: polling stopped
-
-
-def test_oversized_argument_is_refused_before_submit(stack: Plan, moto: MotoServer, environments: dict) -> None:
-    with wove.weave() as w:
-        @w.do
-        def blob() -> str:
-            return "x" * 40_000
-
-        @w.do(environment="batch")
-        def count(blob: str) -> int:
-            return len(blob)
-    with pytest.raises(PayloadTooLargeError, match=r"^task 'count': its SubmitJob request is \d+ bytes, over AWS Batch's 30720"):
-        w.result.count
-    batch = moto.client("batch")
-    for queue in stack.outputs["job_queues"].values():
-        for status in ("SUBMITTED", "FAILED"):
-            assert batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"] == []
 
 
 def test_watcher_polls_in_batches_of_at_most_100_jobs(stack: Plan, moto: MotoServer, environments: dict) -> None:

@@ -133,7 +133,8 @@ def test_job_role_gets_exactly_what_config_grants() -> None:
     for name in ("worker", "batch", "custom"):
         assert plan.named("wove-test-job-role-policy").urn in plan.named(f"wove-test-jobdef-{name}").depends_on
     default = plan_of(MINIMAL)
-    assert [r.name for r in default.resources if r.name.startswith("wove-test-job-role-")] == []
+    # nothing but the exchange bucket's payloads and results (test_exchange.py has its exact document)
+    assert [r.name for r in default.resources if r.name.startswith("wove-test-job-role-")] == ["wove-test-job-role-exchange"]
 
 
 def policy_documents(plan: Plan) -> list[tuple[str, dict]]:
@@ -159,10 +160,15 @@ def test_no_wildcard_actions_or_resources_in_any_policy_the_component_writes(dev
                 resources = resources if isinstance(resources, list) else [resources]
                 for resource in resources:
                     if resource == "*":
-                        # AWS accepts no narrower resource for ECR's account-wide login.
-                        assert actions == ["ecr:GetAuthorizationToken"], where
+                        # AWS accepts no narrower resource for ECR's account-wide login, nor
+                        # for describing and listing Batch jobs.
+                        assert actions in (["ecr:GetAuthorizationToken"], ["batch:DescribeJobs", "batch:ListJobs"]), where
+                    elif resource.endswith(":*") and ":job-definition/" in resource:
+                        # any revision of one of this cluster's job definitions
+                        assert "*" not in resource[:-1], (where, resource)
                     elif "*" in resource:
-                        # a name suffix after a fixed prefix: log streams (task ids), the user's own grant
+                        # a name suffix after a fixed prefix: log streams (task ids), exchange
+                        # objects under their prefix, job ids, the user's own grant
                         assert resource.endswith("/*") and "*" not in resource[:-1], (where, resource)
 
 

@@ -63,7 +63,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     # --- types and shapes ---
     ("unknown key", {"queues": {}}, [
         "queues: unknown key; expected one of compute_environments, job_queues, job_definitions, "
-        "wove_environments, network, image, callback, logs, job_role, tags"]),
+        "wove_environments, network, image, callback, exchange, logs, job_role, tags"]),
     ("unknown nested key", ce(max_cpus=4), [
         "compute_environments.cpu.max_cpus: unknown key; expected one of type, max_vcpus, instance_types, "
         "min_vcpus, desired_vcpus, allocation_strategy, bid_percentage, ami_id, state, root_volume_gib, update_policy"]),
@@ -297,7 +297,7 @@ def test_several_independent_errors_are_all_reported_in_one_pass() -> None:
     )
     assert errors_of(cluster) == [
         "colour: unknown key; expected one of compute_environments, job_queues, job_definitions, wove_environments, "
-        "network, image, callback, logs, job_role, tags",
+        "network, image, callback, exchange, logs, job_role, tags",
         "compute_environments.cpu.max_vcpus: expected a whole number, got 'many'",
         "compute_environments.spot.instance_types: mixes arm64 (c7g) and x86_64 (c6i) instance types; an environment takes one architecture",
         "compute_environments.spot.bid_percentage: must be within 1..100, got 120",

@@ -38,7 +38,7 @@ def final_stage() -> list[tuple[str, str]]:
 
 def test_runs_the_wove_worker_as_its_command_and_has_no_entrypoint() -> None:
     stage = final_stage()
-    assert [args for k, args in stage if k == "CMD"] == ['["python", "-m", "wove.backend_worker"]']
+    assert [args for k, args in stage if k == "CMD"] == ['["python", "-m", "wove_batch.worker"]']
     assert [k for k, _ in instructions() if k == "ENTRYPOINT"] == []
 
 
@@ -65,20 +65,35 @@ def test_final_stage_has_no_build_tools_or_pip_cache() -> None:
     assert ("COPY", "--from=build /opt/venv /opt/venv") in final_stage()
 
 
-def test_dockerignore_keeps_tests_venvs_and_vcs_out() -> None:
-    ignored = (REPO / "worker_image" / ".dockerignore").read_text().split()
-    for pattern in ("**/.git", "**/.venv", "**/tests", "**/__pycache__"):
-        assert pattern in ignored
+def test_build_context_is_the_project_with_only_the_package_and_worker_image_let_in() -> None:
+    patterns = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert patterns[0] == "*"  # everything out (.git, .venv, tests, benchmarks) ...
+    assert [p for p in patterns if p.startswith("!")] == ["!pyproject.toml", "!components/", "!worker_image/"]  # ... but these
+    assert "**/__pycache__" in patterns
+    copied = [args for k, args in instructions() if k == "COPY" and "--from" not in args]
+    assert copied == [
+        "pyproject.toml /src/wove-batch/",
+        "components/ /src/wove-batch/components/",
+        "worker_image/app/requirements.txt /tmp/app-requirements.txt",
+        "worker_image/app/ /opt/app/",
+    ]
+    assert ("RUN", "pip install --no-cache-dir /src/wove-batch") in instructions()
 
 
-def test_worker_requirements_pin_exact_versions_matching_this_process() -> None:
+def test_image_and_application_pin_the_same_exact_wove_cloudpickle_and_boto3() -> None:
+    """Both install the package's own dependencies (pyproject.toml), pinned exactly, and these
+    are the versions this process runs with."""
     import importlib.metadata as metadata
+    import tomllib
 
-    pins = dict(
-        line.split("==") for line in (REPO / "worker_image" / "requirements.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
-    assert pins == {"wove[dispatch]": metadata.version("wove"), "cloudpickle": metadata.version("cloudpickle")}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = dict(requirement.split("==") for requirement in project["dependencies"])
+    assert pins == {
+        "wove[dispatch]": metadata.version("wove"),
+        "cloudpickle": metadata.version("cloudpickle"),
+        "boto3": metadata.version("boto3"),
+    }
+    assert metadata.requires("wove-batch")[:3] == project["dependencies"]
 
 
 def test_hadolint_passes() -> None:
@@ -91,11 +106,13 @@ def test_hadolint_passes() -> None:
 
 
 async def run_worker(
-    venv: Path, app: Path, payload_of: Optional[Callable[[str], str]], frames_expected: int
+    venv: Path, app: Path, payload_of: Optional[Callable[[str], str]], frames_expected: int,
+    module: str = "wove_batch.worker",
 ) -> tuple[int, str, list[dict]]:
-    """Start Wove's own callback server, run `python -m wove.backend_worker` from the venv as
-    the image would (its bin/ first on PATH, the app on PYTHONPATH), with the payload made
-    for the server's URL, and return the exit code, stderr and the frames posted."""
+    """Start Wove's own callback server, run `python -m wove_batch.worker` (the image's
+    command) from the venv as the image would (its bin/ first on PATH, the app on PYTHONPATH),
+    with the payload made for the server's URL, and return the exit code, stderr and the
+    frames posted."""
     from wove.backend import BackendCallbackServer
 
     server = BackendCallbackServer(host="127.0.0.1", port=0)
@@ -106,7 +123,7 @@ async def run_worker(
         if payload_of is not None:
             env["WOVE_BACKEND_PAYLOAD"] = payload_of(server.callback_url)
         process = await asyncio.create_subprocess_exec(
-            "python", "-m", "wove.backend_worker", env=env, stderr=asyncio.subprocess.PIPE
+            "python", "-m", module, env=env, stderr=asyncio.subprocess.PIPE
         )
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
         frames = [await asyncio.wait_for(server.recv(), 5) for _ in range(frames_expected)]
@@ -128,11 +145,16 @@ def payload_for(function: Any, args: dict[str, Any], run_id: str = "task:1") -> 
     return make
 
 
-def test_worker_runs_a_real_wove_payload_and_posts_the_result(worker_venv: Path, app_dir: Path) -> None:
+# The image's worker runs an inline payload exactly as Wove's own worker does.
+WORKERS = pytest.mark.parametrize("module", ["wove_batch.worker", "wove.backend_worker"])
+
+
+@WORKERS
+def test_worker_runs_a_real_wove_payload_and_posts_the_result(worker_venv: Path, app_dir: Path, module: str) -> None:
     import wove_demo_tasks
 
     code, stderr, frames = asyncio.run(
-        run_worker(worker_venv, app_dir, payload_for(wove_demo_tasks.square, {"x": 12}, "square:1"), 2)
+        run_worker(worker_venv, app_dir, payload_for(wove_demo_tasks.square, {"x": 12}, "square:1"), 2, module)
     )
     assert (code, stderr) == (0, "")
     assert frames == [
@@ -143,14 +165,20 @@ def test_worker_runs_a_real_wove_payload_and_posts_the_result(worker_venv: Path,
 
 def test_worker_without_payload_exits_non_zero_with_a_clear_message(worker_venv: Path, app_dir: Path) -> None:
     code, stderr, frames = asyncio.run(run_worker(worker_venv, app_dir, None, 0))
-    assert (code, stderr, frames) == (1, "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD.\n", [])
+    assert (code, stderr, frames) == (
+        1,
+        "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
+        "(or its exchange-bucket location as WOVE_BATCH_PAYLOAD_URI).\n",
+        [],
+    )
 
 
-def test_task_that_raises_delivers_the_error_to_the_callback(worker_venv: Path, app_dir: Path) -> None:
+@WORKERS
+def test_task_that_raises_delivers_the_error_to_the_callback(worker_venv: Path, app_dir: Path, module: str) -> None:
     import wove_demo_tasks
 
     code, stderr, frames = asyncio.run(
-        run_worker(worker_venv, app_dir, payload_for(wove_demo_tasks.explode, {"message": "disk full"}), 2)
+        run_worker(worker_venv, app_dir, payload_for(wove_demo_tasks.explode, {"message": "disk full"}), 2, module)
     )
     assert (code, stderr) == (0, "")  # the task failed; the worker did its job: the error reached Wove
     assert [f["type"] for f in frames] == ["task_started", "task_error"]
@@ -158,7 +186,8 @@ def test_task_that_raises_delivers_the_error_to_the_callback(worker_venv: Path, 
     assert isinstance(error, ValueError) and str(error) == "disk full"
 
 
-def test_unreachable_callback_exits_non_zero_so_batch_retries(worker_venv: Path, app_dir: Path) -> None:
+@WORKERS
+def test_unreachable_callback_exits_non_zero_so_batch_retries(worker_venv: Path, app_dir: Path, module: str) -> None:
     import wove_demo_tasks
 
     with socket.socket() as probe:  # a port nothing listens on once closed
@@ -170,6 +199,6 @@ def test_unreachable_callback_exits_non_zero_so_batch_retries(worker_venv: Path,
         "PYTHONPATH": str(app_dir),
         "WOVE_BACKEND_PAYLOAD": make(f"http://127.0.0.1:{port}/wove/events/t"),
     }
-    result = subprocess.run(["python", "-m", "wove.backend_worker"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(["python", "-m", module], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "Connection refused" in result.stderr

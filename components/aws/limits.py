@@ -116,3 +116,21 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html
 SPOT_RECLAIMED_STATUS_REASON = "Host EC2*"
 SPOT_DEFAULT_ATTEMPTS = 3
+
+# A job whose containerOverrides are longer than 8192 characters is accepted by SubmitJob and
+# then FAILS with "Container Overrides length must be at most 8192" (not in the API reference;
+# reported in ASFHyP3/hyp3#3041, Netflix/metaflow#1482 and #977, convox/rack#1906). AWS does
+# not say how it serializes them, so the helper measures them as `json.dumps` does with its
+# default separators (", " and ": ", longer than the compact form) and keeps 1 KiB of margin:
+# a payload is sent inline only while its overrides stay within INLINE_OVERRIDES_BUDGET.
+CONTAINER_OVERRIDES_MAX_CHARS = 8192
+INLINE_OVERRIDES_BUDGET = CONTAINER_OVERRIDES_MAX_CHARS - 1024
+
+# S3 lifecycle expiration takes a positive number of days; exchange objects are transient,
+# so ten years bounds what a typo can keep.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/intro-lifecycle-rules.html
+EXCHANGE_RETENTION_DAYS_MIN = 1
+EXCHANGE_RETENTION_DAYS_MAX = 3650
+# Incomplete multipart uploads (a worker killed mid-upload of a large result) are aborted
+# after this many days.
+ABORT_INCOMPLETE_UPLOADS_DAYS = 1

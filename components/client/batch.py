@@ -1,62 +1,61 @@
-"""From the stack's outputs to what `wove.config` takes, with the traps of Wove's `aws_batch`
-executor closed. boto3 only: an application imports this without Pulumi installed.
+"""The boto3 Batch client Wove's `aws_batch` adapter gets from `wove_environments`: it closes
+the adapter's traps on AWS and carries the task's data.
 
-    from components.wove_client import wove_environments
-    wove.config(environments=wove_environments("wove-batch-outputs.json"))
-
-Each environment gets a `client`: a wrapper of the boto3 Batch client that
-- names jobs as AWS accepts (`[A-Za-z0-9_-]{1,128}`; Wove's run ids hold a `:`),
-- refuses a task whose SubmitJob request exceeds Batch's 30 KiB before sending it,
-- watches the jobs it submitted (DescribeJobs, 100 ids a call) and, when Batch reports one
-  FAILED, posts a `task_error` frame for its task to Wove's callback URL with Batch's reason,
-  so the caller gets an exception within seconds instead of waiting forever. Wove keeps the
-  first frame of a task: if the worker already answered, the late error is ignored.
-Polling runs only while submitted jobs are unfinished, and stops on `close()`.
+- Job names: made valid for Batch (names.py).
+- Payload placement: inline in `WOVE_BACKEND_PAYLOAD` while the job's `containerOverrides`
+  stay within INLINE_OVERRIDES_BUDGET (Batch fails a job past 8192 characters after accepting
+  it); otherwise the payload goes to the exchange bucket and the job gets its location. A
+  payload that cannot be written raises ExchangeError before any SubmitJob.
+- Results: in exchange mode the job gets a results location and the ResultPoller hands its
+  events to Wove's callback server here; in callback mode the worker posts them itself.
+- Failed jobs: DescribeJobs (100 ids a call) while any submitted job is unfinished; a job
+  Batch reports FAILED becomes a `task_error` for its task with Batch's reason, so the caller
+  gets an exception within seconds instead of waiting forever. Wove keeps the first frame of
+  a task: if the worker already answered, the late error is ignored.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
-import re
 import threading
-from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Union
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
 
-from ..aws.limits import BATCH_NAME_MAX, DESCRIBE_JOBS_MAX_IDS, SUBMIT_JOB_MAX_BYTES
+from .. import protocol
+from ..aws.limits import DESCRIBE_JOBS_MAX_IDS, INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
+from .exchange import Exchange, Expected, ResultPoller
+from .names import batch_job_name
 
 log = logging.getLogger(__name__)
 
-_INVALID_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
 _TERMINAL = ("SUCCEEDED", "FAILED")
 
 
 class PayloadTooLargeError(ValueError):
-    """A task's SubmitJob request is over AWS Batch's limit; nothing was submitted."""
+    """A task's SubmitJob request is over AWS Batch's limits even with its payload by
+    reference (the environment's own overrides are too large); nothing was submitted."""
 
 
 class BatchJobFailedError(RuntimeError):
     """AWS Batch reported the task's job FAILED before the worker answered."""
 
 
-def batch_job_name(name: str) -> str:
-    """A job name Batch accepts: invalid characters become `-`; a name over 128 characters is
-    cut and ends in a hash of the whole, so it stays unique per run and deterministic."""
-    valid = _INVALID_NAME_CHARACTERS.sub("-", name) or "wove"
-    if len(valid) <= BATCH_NAME_MAX:
-        return valid
-    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
-    return f"{valid[: BATCH_NAME_MAX - len(digest) - 1]}-{digest}"
+def overrides_length(overrides: Mapping[str, Any]) -> int:
+    """containerOverrides as measured against Batch's 8192 (see limits.INLINE_OVERRIDES_BUDGET)."""
+    return len(json.dumps(overrides))
 
 
-def _task_of(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The Wove payload in the job's container overrides (run id, task id, callback URL)."""
-    for variable in (params.get("containerOverrides") or {}).get("environment") or []:
-        if variable.get("name") == "WOVE_BACKEND_PAYLOAD":
-            return json.loads(base64.b64decode(variable["value"]))
-    return {}
+@dataclass
+class Submitted:
+    """What the watcher knows of a submitted job."""
+
+    task: dict[str, Any]  # the Wove payload's run_id, task_id, task_name, callback_url
+    job_name: str
+    slot: str
+    payload_key: Optional[str]
 
 
 class WatchedBatchClient:
@@ -66,13 +65,21 @@ class WatchedBatchClient:
         self,
         client: Any,
         *,
+        exchange: Optional[Exchange] = None,
+        results: str = "callback",
         poll_seconds: float = 2.0,
+        results_poll_seconds: float = 1.0,
         post_event: Optional[Callable[[str, dict[str, Any]], None]] = None,
     ) -> None:
+        if results == "exchange" and exchange is None:
+            raise ValueError("exchange results need the exchange bucket")
         self._client = client
+        self.exchange = exchange
+        self.results = results
+        self.poller = ResultPoller(exchange, poll_seconds=results_poll_seconds) if exchange is not None else None
         self._poll_seconds = poll_seconds
         self._post_event = post_event or _post_wove_event
-        self._watched: dict[str, dict[str, Any]] = {}  # job id -> task of that job
+        self._watched: dict[str, Submitted] = {}  # job id -> its task
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -80,28 +87,83 @@ class WatchedBatchClient:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
+    # --- submitting ----------------------------------------------------------------------
     def submit_job(self, **params: Any) -> dict[str, Any]:
-        task = _task_of(params)
+        overrides = dict(params.get("containerOverrides") or {})
+        variables = list(overrides.get("environment") or [])
+        inline = [v for v in variables if v.get("name") == protocol.INLINE_PAYLOAD_VARIABLE]
+        others = [v for v in variables if v.get("name") != protocol.INLINE_PAYLOAD_VARIABLE]
+        task = json.loads(base64.b64decode(inline[-1]["value"])) if inline else {}
         params["jobName"] = batch_job_name(str(params.get("jobName", "wove")))
+        task_label = str(task.get("task_name") or task.get("task_id") or params["jobName"])
+        slot = uuid.uuid4().hex
+
+        if self.results == "exchange" and task:
+            assert self.exchange is not None
+            others.append({"name": protocol.RESULTS_URI_VARIABLE, "value": self.exchange.results_uri(slot)})
+        payload_key: Optional[str] = None
+        overrides["environment"] = others + inline[-1:]
+        if inline and overrides_length(overrides) > INLINE_OVERRIDES_BUDGET:
+            if self.exchange is None:
+                raise PayloadTooLargeError(
+                    f"task {task_label!r}: its containerOverrides are {overrides_length(overrides)} characters, over "
+                    f"the {INLINE_OVERRIDES_BUDGET} sent inline, and this environment has no exchange bucket"
+                )
+            payload_key = self.exchange.put_payload(slot, inline[-1]["value"], task=task_label)
+            overrides["environment"] = others + [
+                {"name": protocol.PAYLOAD_URI_VARIABLE, "value": self.exchange.payload_uri(payload_key)}
+            ]
+        params["containerOverrides"] = overrides
+        self._check_size(params, overrides, task_label)
+
+        if self.results == "exchange" and task:
+            assert self.poller is not None
+            self.poller.expect(
+                slot, Expected(task["run_id"], task.get("task_id"), task["callback_url"], payload_key)
+            )
+        try:
+            response = self._client.submit_job(**params)
+        except Exception:
+            self._abandon(slot, payload_key)
+            raise
+        if task.get("callback_url") and task.get("run_id"):
+            self._watch(response["jobId"], Submitted(task, params["jobName"], slot, payload_key))
+        return response
+
+    def _check_size(self, params: Mapping[str, Any], overrides: Mapping[str, Any], task_label: str) -> None:
+        """What is left over once the payload is by reference: the environment's own overrides."""
+        length = overrides_length(overrides)
+        if length > INLINE_OVERRIDES_BUDGET:
+            raise PayloadTooLargeError(
+                f"task {task_label!r}: its containerOverrides are {length} characters without the payload, over "
+                f"the {INLINE_OVERRIDES_BUDGET} Batch takes safely (8192 at most); shorten the environment's "
+                "container_overrides"
+            )
         size = len(json.dumps(params, separators=(",", ":")).encode())
         if size > SUBMIT_JOB_MAX_BYTES:
             raise PayloadTooLargeError(
-                f"task {task.get('task_name') or task.get('task_id') or params['jobName']!r}: its SubmitJob request is "
-                f"{size} bytes, over AWS Batch's {SUBMIT_JOB_MAX_BYTES} (30 KiB); pass large arguments by "
-                "reference (an S3 key, a database id) instead of by value"
+                f"task {task_label!r}: its SubmitJob request is {size} bytes, over AWS Batch's {SUBMIT_JOB_MAX_BYTES} "
+                "(30 KiB)"
             )
-        response = self._client.submit_job(**params)
-        if task.get("callback_url") and task.get("run_id"):
-            with self._lock:
-                self._watched[response["jobId"]] = {**task, "job_name": params["jobName"]}
-                if self._thread is None:
-                    self._stopped.clear()
-                    self._thread = threading.Thread(target=self._watch, name="wove-batch-watch", daemon=True)
-                    self._thread.start()
-        return response
+
+    def _abandon(self, slot: str, payload_key: Optional[str]) -> None:
+        """A submit that failed leaves nothing behind: no expectation, no payload object."""
+        if self.poller is not None:
+            self.poller.forget(slot)
+        if payload_key is not None and self.exchange is not None:
+            self.exchange.delete(payload_key)
+
+    # --- watching ------------------------------------------------------------------------
+    def _watch(self, job_id: str, submitted: Submitted) -> None:
+        with self._lock:
+            self._watched[job_id] = submitted
+            if self._thread is None:
+                self._stopped.clear()
+                self._thread = threading.Thread(target=self._watch_loop, name="wove-batch-watch", daemon=True)
+                self._thread.start()
 
     def close(self) -> None:
-        """Stop watching; jobs still running in Batch are not touched."""
+        """Stop watching and polling; jobs still running in Batch are not touched."""
         self._stopped.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -109,6 +171,8 @@ class WatchedBatchClient:
         with self._lock:
             self._watched.clear()
             self._thread = None
+        if self.poller is not None:
+            self.poller.close()
 
     @property
     def is_watching(self) -> bool:
@@ -121,7 +185,7 @@ class WatchedBatchClient:
         with self._lock:
             return list(self._watched)
 
-    def _watch(self) -> None:
+    def _watch_loop(self) -> None:
         while not self._stopped.wait(self._poll_seconds):
             with self._lock:
                 job_ids = list(self._watched)
@@ -143,11 +207,19 @@ class WatchedBatchClient:
             if job.get("status") not in _TERMINAL:
                 continue
             with self._lock:
-                task = self._watched.pop(job["jobId"], None)
-            if task is not None and job["status"] == "FAILED":
-                self._report_failure(job, task)
+                submitted = self._watched.pop(job["jobId"], None)
+            if submitted is None:
+                continue
+            if job["status"] == "FAILED":
+                self._report_failure(job, submitted)
+            if self.poller is not None and self.results == "exchange":
+                # Its last events may still be in the bucket: delivered by the next round, then dropped.
+                self.poller.retire(submitted.slot)
+            elif submitted.payload_key is not None and self.exchange is not None:
+                self.exchange.delete(submitted.payload_key)
 
-    def _report_failure(self, job: dict[str, Any], task: dict[str, Any]) -> None:
+    def _report_failure(self, job: dict[str, Any], submitted: Submitted) -> None:
+        task = submitted.task
         reason = job.get("statusReason") or "no status reason given"
         container = job.get("container") or {}
         details = [f"exit code {container['exitCode']}"] if container.get("exitCode") is not None else []
@@ -155,7 +227,7 @@ class WatchedBatchClient:
             details.append(str(container["reason"]))
         suffix = f" ({'; '.join(details)})" if details else ""
         error = BatchJobFailedError(
-            f"AWS Batch job {task['job_name']} ({job['jobId']}) of task {task.get('task_id')!r} FAILED: {reason}{suffix}"
+            f"AWS Batch job {submitted.job_name} ({job['jobId']}) of task {task.get('task_id')!r} FAILED: {reason}{suffix}"
         )
         frame = {
             "type": "task_error",
@@ -174,52 +246,3 @@ def _post_wove_event(callback_url: str, frame: dict[str, Any]) -> None:
     from wove.backend import post_event
 
     post_event(callback_url, frame, timeout=10)
-
-
-def load_outputs(outputs: Union[Mapping[str, Any], str, Path]) -> Mapping[str, Any]:
-    """The parsed `pulumi stack output --json --show-secrets` document, or a path to it."""
-    if isinstance(outputs, (str, Path)):
-        return json.loads(Path(outputs).read_text(encoding="utf-8"))
-    return outputs
-
-
-def wove_environments(
-    outputs: Union[Mapping[str, Any], str, Path],
-    *,
-    client_factory: Optional[Callable[..., Any]] = None,
-    poll_seconds: float = 2.0,
-) -> dict[str, dict[str, Any]]:
-    """The stack's `wove_environments`, each with a WatchedBatchClient injected.
-
-    `client_factory(**client_options)` makes the boto3 Batch client (default:
-    `boto3.client("batch", **client_options)`). The result sets no default environment:
-    `local` stays Wove's default, and tasks go to Batch only where a task says so with
-    `@w.do(environment=...)`.
-    """
-    document = load_outputs(outputs)
-    if "wove_environments" not in document:
-        raise KeyError("the stack outputs have no 'wove_environments' (was the stack deployed with wove-batch?)")
-    environments = document["wove_environments"]
-    if not isinstance(environments, Mapping):
-        raise TypeError(
-            "'wove_environments' is not a mapping: export it with --show-secrets "
-            "(pulumi stack output --json --show-secrets)"
-        )
-    if client_factory is None:
-        import boto3
-
-        client_factory = lambda **options: boto3.client("batch", **options)  # noqa: E731
-    result: dict[str, dict[str, Any]] = {}
-    for name, environment in environments.items():
-        config = dict(environment["executor_config"])
-        config["client"] = WatchedBatchClient(client_factory(**dict(config.get("client_options") or {})), poll_seconds=poll_seconds)
-        result[name] = {**environment, "executor_config": config}
-    return result
-
-
-def close_environments(environments: Mapping[str, Mapping[str, Any]]) -> None:
-    """Stop the watchers of environments made by `wove_environments`."""
-    for environment in environments.values():
-        client = environment.get("executor_config", {}).get("client")
-        if isinstance(client, WatchedBatchClient):
-            client.close()

@@ -8,7 +8,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from .application_policy import create_application_policy
 from .compute import create_compute_environment
+from .exchange import create_exchange_bucket, grant_job_role_exchange
 from .iam import create_execution_policy, create_roles, grant_job_role
 from .image import create_images
 from .job_definitions import create_job_definition
@@ -22,6 +24,7 @@ from ..topology import (
     definition_platforms,
     needs_spot_fleet_role,
     platform_of_environment,
+    results_mode,
     spot_backed_definitions,
 )
 from ..topology import wove_environments as effective_wove_environments
@@ -46,6 +49,8 @@ class WoveBatchCluster(pulumi.ComponentResource):
     repository_url: pulumi.Output[Optional[str]]
     region: pulumi.Output[str]
     wove_environments: pulumi.Output[dict[str, Any]]
+    exchange_bucket: pulumi.Output[str]
+    application_policy_arn: pulumi.Output[str]
 
     def __init__(
         self,
@@ -83,7 +88,11 @@ class WoveBatchCluster(pulumi.ComponentResource):
             region=region,
             account=account,
         )
-        job_role_grants = grant_job_role(scope, roles.job_role, spec.job_role)
+        exchange = create_exchange_bucket(scope, spec.exchange)
+        job_role_grants = [
+            *grant_job_role(scope, roles.job_role, spec.job_role),
+            grant_job_role_exchange(scope, roles.job_role, exchange),
+        ]
 
         environments = {
             ce_name: create_compute_environment(scope, ce_name, ce, roles, network)
@@ -111,7 +120,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 spot_backed=jd_name in spot_backed,
                 log_group=log_group.name,
                 region=region,
-                depends_on=[execution_policy, *job_role_grants],
+                depends_on=[execution_policy, *job_role_grants, *exchange.guards],
             )
             for jd_name, jd in spec.job_definitions.items()
         }
@@ -124,14 +133,28 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 random.RandomPassword(scope.child("callback-token"), length=32, special=False, opts=scope.opts()).result
             )
 
+        application_policy = create_application_policy(
+            scope,
+            queue_arns=[queue.arn for queue in queues.values()],
+            definition_names=[definition.name for definition in definitions.values()],
+            bucket_arn=exchange.bucket.arn,
+            region=region,
+            account=account,
+        )
+
         self.region = region
+        self.exchange_bucket = exchange.bucket.bucket
+        self.application_policy_arn = application_policy.arn
         self.job_queues = _names(queues)
         self.job_definitions = _names(definitions)
         self.compute_environments = pulumi.Output.all(**{k: v.arn for k, v in environments.items()})
         self.images = pulumi.Output.all(**images.uris)
         self.repository_url = images.repository.repository_url if images.repository else pulumi.Output.from_input(None)
         wove_envs = effective_wove_environments(spec)
-        self.wove_environments = pulumi.Output.all(self.job_queues, self.job_definitions, self.region, token).apply(
+        results = {name: results_mode(spec, env) for name, env in wove_envs.items()}
+        self.wove_environments = pulumi.Output.all(
+            self.job_queues, self.job_definitions, self.region, token, self.exchange_bucket
+        ).apply(
             lambda values: render_wove_environments(
                 wove_envs,
                 queue_names=values[0],
@@ -139,6 +162,8 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 region=values[2],
                 callback=spec.callback,
                 token=values[3],
+                exchange_bucket=values[4],
+                results=results,
             )
         )
         self.register_outputs(
@@ -150,6 +175,8 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 "repository_url": self.repository_url,
                 "region": self.region,
                 "wove_environments": self.wove_environments,
+                "exchange_bucket": self.exchange_bucket,
+                "application_policy_arn": self.application_policy_arn,
             }
         )
 

@@ -73,7 +73,7 @@ def create_images(scope: Scope, image: ImageArgs, architectures: list[Architectu
             scope.child("worker", arch),
             build=docker.DockerBuildArgs(
                 context=image.context,
-                dockerfile=f"{image.context}/Dockerfile",
+                dockerfile=image.dockerfile,
                 platform=DOCKER_PLATFORMS[arch],
                 args={"PYTHON_VERSION": image.python_version},
             ),

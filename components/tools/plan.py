@@ -43,6 +43,8 @@ _AUTONAMED = {
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:ec2/launchTemplate:LaunchTemplate",
     "aws:batch/schedulingPolicy:SchedulingPolicy",
+    "aws:iam/policy:Policy",
+    "aws:s3/bucket:Bucket",
 }
 
 
@@ -123,6 +125,10 @@ class ProviderMocks(pulumi.runtime.Mocks):
             )
         elif args.typ == "aws:iam/role:Role":
             state["arn"] = f"arn:aws:iam::{account}:role/{name}"
+        elif args.typ == "aws:iam/policy:Policy":
+            state["arn"] = f"arn:aws:iam::{account}:policy/{name}"
+        elif args.typ == "aws:s3/bucket:Bucket":
+            state.update(bucket=name, arn=f"arn:aws:s3:::{name}")
         elif args.typ == "aws:iam/instanceProfile:InstanceProfile":
             state["arn"] = f"arn:aws:iam::{account}:instance-profile/{name}"
         elif args.typ == "aws:ec2/securityGroup:SecurityGroup":

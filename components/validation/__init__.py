@@ -16,6 +16,7 @@ from ..topology import definition_platforms
 from .callback import check_callback
 from .compute_environments import check_compute_environment
 from .context import Checks
+from .exchange import check_exchange
 from .image import check_image
 from .job_definitions import check_job_definition
 from .job_queues import check_job_queue
@@ -65,6 +66,7 @@ def _run_rules(checks: Checks) -> list[SpecError]:
     check_network(checks)
     check_image(checks)
     check_callback(checks)
+    check_exchange(checks)
     check_logs(checks)
     check_job_role(checks)
     check_tags(checks)

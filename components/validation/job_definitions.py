@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 from ..aws import limits
+from ..protocol import RESERVED_VARIABLES
 from ..spec import JobDefinitionArgs
 from .context import Checks, fmt
 
-RESERVED_ENVIRONMENT = ("WOVE_BACKEND_PAYLOAD",)
+RESERVED_ENVIRONMENT = RESERVED_VARIABLES
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRET_ARN = re.compile(r"arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|ssm:[a-z0-9-]+:\d{12}:parameter/.+)")
 _SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")

@@ -38,6 +38,12 @@ def check_wove_environments(checks: Checks) -> None:
         if not checks.defined("job_definitions", env.job_definition):
             checks.undefined(f"{path}.job_definition", "job_definitions", "job definition", env.job_definition)
             known = False
+        if env.results == "callback" and checks.args.callback is None:
+            checks.fail(
+                f"{path}.results",
+                "callback needs the stack's callback.base_url (where jobs reach the submitter); "
+                "without one, results come back through the exchange bucket (results: exchange)",
+            )
         queue = checks.args.job_queues.get(env.job_queue)
         if queue is not None:
             share_identifier(checks, path, env.share_identifier, queue.fair_share is not None, env.job_queue)

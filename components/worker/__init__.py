@@ -1,0 +1,126 @@
+"""What every Batch job runs: `python -m wove_batch.worker`.
+
+- `WOVE_BACKEND_PAYLOAD` (or argv[1]) holds a Wove payload inline: it runs exactly as
+  `python -m wove.backend_worker` runs it (same frames, same exit codes, same messages).
+- `WOVE_BATCH_PAYLOAD_URI` names the payload in the exchange bucket instead (it was too large
+  for the job's container overrides); in an array job `{index}` in it stands for the child's
+  `AWS_BATCH_JOB_ARRAY_INDEX`. It is fetched with the job role's credentials.
+- `WOVE_BATCH_RESULTS_URI` (exchange mode) makes the worker write each event to the bucket,
+  `<prefix><n>-<type>.json`, holding exactly the body it would POST, instead of posting it to
+  the callback URL: the submitter's poller hands it to Wove's callback server.
+
+Either way the task runs through Wove's own `run_backend_payload`. A payload that cannot be
+fetched is reported as the task's error (in exchange mode) and exits 1, so that Batch marks
+the job FAILED and the submitter's watcher sees it in any mode.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import threading
+from typing import Any, Callable, Mapping, Optional
+
+from .. import protocol
+
+MISSING_PAYLOAD = (
+    "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
+    f"(or its exchange-bucket location as {protocol.PAYLOAD_URI_VARIABLE})."
+)
+
+
+class PayloadUnavailableError(RuntimeError):
+    """The payload object could not be read from the exchange bucket."""
+
+
+def resolve_template(uri: str, environ: Mapping[str, str]) -> str:
+    """`{index}` becomes this array child's index; a plain job's URI is used as it is."""
+    if protocol.INDEX_PLACEHOLDER not in uri:
+        return uri
+    index = environ.get(protocol.ARRAY_INDEX_VARIABLE)
+    if index is None or not index.isdigit():
+        raise PayloadUnavailableError(
+            f"{uri} names an array child's payload, but {protocol.ARRAY_INDEX_VARIABLE} is {index!r}"
+        )
+    return uri.replace(protocol.INDEX_PLACEHOLDER, index)
+
+
+class ExchangeSink:
+    """Writes the worker's events to the exchange bucket, in order, instead of posting them."""
+
+    def __init__(self, s3: Any, results_uri: str) -> None:
+        self.s3 = s3
+        self.bucket, self.prefix = protocol.split_s3_uri(results_uri)
+        self._sequence = 0
+        self._lock = threading.Lock()
+
+    def post(self, callback_url: str, frame: dict[str, Any], *, timeout: Optional[float] = None) -> None:
+        from wove.backend import serialize_frame
+
+        del callback_url, timeout  # exchange mode: the submitter cannot be reached
+        body = json.dumps(serialize_frame(frame), separators=(",", ":")).encode("utf-8")
+        with self._lock:
+            self._sequence += 1
+            key = protocol.event_key(self.prefix, self._sequence, str(frame.get("type", "event")))
+        # Managed transfer: multipart above its threshold, so a result of any size fits.
+        self.s3.upload_fileobj(io.BytesIO(body), self.bucket, key)
+
+
+def fetch_payload(s3: Any, uri: str) -> dict[str, Any]:
+    from wove.backend import payload_from_b64
+
+    bucket, key = protocol.split_s3_uri(uri)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as exc:  # noqa: BLE001 - every reason ends the same way: reported, exit 1
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        raise PayloadUnavailableError(f"cannot read the task payload {uri}: {code}") from exc
+    return payload_from_b64(body.decode("ascii"))
+
+
+def main(
+    argv: Optional[list[str]] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    s3_factory: Optional[Callable[[], Any]] = None,
+) -> int:
+    import wove.backend as backend
+
+    argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ if environ is None else environ
+    make_s3 = s3_factory or _default_s3
+    inline = argv[0] if argv else environ.get(protocol.INLINE_PAYLOAD_VARIABLE)
+    reference = environ.get(protocol.PAYLOAD_URI_VARIABLE)
+    results = environ.get(protocol.RESULTS_URI_VARIABLE)
+    if not inline and not reference:
+        raise SystemExit(MISSING_PAYLOAD)
+
+    try:
+        sink = ExchangeSink(make_s3(), resolve_template(results, environ)) if results else None
+    except (PayloadUnavailableError, ValueError) as exc:
+        raise SystemExit(f"cannot report results to {results}: {exc}") from None
+    try:
+        if inline:
+            payload = backend.payload_from_b64(inline)
+        else:
+            payload = fetch_payload(sink.s3 if sink else make_s3(), resolve_template(str(reference), environ))
+    except PayloadUnavailableError as exc:
+        if sink is not None:
+            # The run id is in the payload: the poller fills in whose error this is.
+            sink.post("", {"type": "task_error", "exception": exc,
+                           "error": {"type": "PayloadUnavailableError", "message": str(exc), "source": "wove_batch"}})
+        raise SystemExit(str(exc)) from None
+
+    if sink is not None:
+        # Wove's worker posts through `wove.backend.post_event`; in exchange mode the events go
+        # to the bucket instead. Everything else is Wove's own run_backend_payload.
+        backend.post_event = sink.post
+    backend.run_backend_payload(payload)
+    return 0
+
+
+def _default_s3() -> Any:
+    import boto3
+
+    return boto3.client("s3")

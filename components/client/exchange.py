@@ -1,0 +1,194 @@
+"""The submitting side of the exchange bucket: payloads out, results back.
+
+`Exchange` writes payloads and owns this client's session prefix. `ResultPoller` runs only
+while tasks of the exchange mode are outstanding: it lists the session's results, hands each
+event to Wove's own callback server in this process (exactly the body the worker would have
+posted), deletes what it delivered, and keeps going through transient S3 errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from .. import protocol
+
+log = logging.getLogger(__name__)
+
+TERMINAL_EVENTS = ("task_result", "task_error", "task_cancelled")
+
+
+class ExchangeError(RuntimeError):
+    """The exchange bucket could not be written: the task was not submitted."""
+
+
+@dataclass
+class Expected:
+    """A task whose events the poller delivers."""
+
+    run_id: str
+    task_id: Optional[str]
+    callback_url: str
+    payload_key: Optional[str]
+
+
+class Exchange:
+    """One client's view of the bucket: a session prefix no other process shares."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.session = uuid.uuid4().hex
+
+    def put_payload(self, slot: str, payload_b64: str, *, task: str) -> str:
+        """Write the payload; its key. ExchangeError (before any SubmitJob) when S3 refuses."""
+        key = protocol.payload_key(self.session, slot)
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=payload_b64.encode("ascii"))
+        except Exception as exc:  # noqa: BLE001 - any failure here means: do not submit
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+            raise ExchangeError(
+                f"task {task!r}: cannot write its payload to s3://{self.bucket}/{key} ({code}); nothing was "
+                "submitted. The application's role needs the stack's application policy (application_policy_arn)."
+            ) from exc
+        return key
+
+    def payload_uri(self, key: str) -> str:
+        return protocol.s3_uri(self.bucket, key)
+
+    def results_uri(self, slot: str) -> str:
+        return protocol.s3_uri(self.bucket, protocol.results_prefix(self.session, slot))
+
+    def delete(self, key: str) -> None:
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except Exception:  # noqa: BLE001 - the lifecycle rule expires what is left
+            log.info("could not delete s3://%s/%s", self.bucket, key, exc_info=True)
+
+
+def post_body(callback_url: str, body: bytes) -> None:
+    """Hand an event to Wove's callback server, as the worker would have."""
+    request = urllib.request.Request(
+        callback_url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+class ResultPoller:
+    """Delivers the events of the exchange mode's tasks; a thread only while any is outstanding."""
+
+    def __init__(
+        self, exchange: Exchange, *, poll_seconds: float = 1.0, post: Callable[[str, bytes], None] = post_body
+    ) -> None:
+        self.exchange = exchange
+        self.poll_seconds = poll_seconds
+        self._post = post
+        self._expected: dict[str, Expected] = {}  # slot -> task
+        self._retired: dict[str, int] = {}  # slot -> round in which its job ended in Batch
+        self._round = 0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.polls = 0  # LIST requests made: what the README's cost figures count
+
+    def expect(self, slot: str, task: Expected) -> None:
+        with self._lock:
+            self._expected[slot] = task
+            if self._thread is None:
+                self._stopped.clear()
+                self._thread = threading.Thread(target=self._run, name="wove-batch-results", daemon=True)
+                self._thread.start()
+
+    def forget(self, slot: str) -> Optional[Expected]:
+        with self._lock:
+            self._retired.pop(slot, None)
+            return self._expected.pop(slot, None)
+
+    def retire(self, slot: str) -> None:
+        """The slot's job ended in Batch: whatever it wrote is listed by the next full round,
+        after which the slot is dropped even without a final event (a job that died)."""
+        with self._lock:
+            if slot in self._expected:
+                self._retired[slot] = self._round
+
+    @property
+    def outstanding(self) -> int:
+        with self._lock:
+            return len(self._expected)
+
+    @property
+    def is_polling(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def close(self) -> None:
+        self._stopped.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.poll_seconds + 10)
+        with self._lock:
+            self._expected.clear()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.poll_seconds):
+            with self._lock:
+                if not self._expected:
+                    self._thread = None  # the next expect() starts another, under the same lock
+                    return
+            try:
+                self.poll_once()
+            except Exception:  # noqa: BLE001 - transient S3 errors: the next tick tries again
+                log.warning("polling the exchange bucket failed; retrying", exc_info=True)
+
+    def poll_once(self) -> int:
+        """One round: list the session's results and deliver them in order; how many."""
+        exchange = self.exchange
+        with self._lock:
+            self._round += 1
+            this_round = self._round
+        prefix = protocol.results_prefix(exchange.session)
+        keys: list[str] = []
+        for page in exchange.s3.get_paginator("list_objects_v2").paginate(Bucket=exchange.bucket, Prefix=prefix):
+            self.polls += 1
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        delivered = 0
+        for key in sorted(keys):
+            slot = key[len(prefix) :].rsplit("/", 1)[0]
+            with self._lock:
+                task = self._expected.get(slot)
+            if task is not None:
+                self._deliver(slot, task, key)
+                delivered += 1
+            exchange.delete(key)  # delivered, or nobody waits for it any more
+        with self._lock:
+            done = [slot for slot, retired_in in self._retired.items() if retired_in < this_round]
+        for slot in done:
+            self._finish(slot)
+        return delivered
+
+    def _deliver(self, slot: str, task: Expected, key: str) -> None:
+        body = self.exchange.s3.get_object(Bucket=self.exchange.bucket, Key=key)["Body"].read()
+        frame = json.loads(body)
+        # The poller knows whose slot this is; a worker that could not read its payload does not.
+        frame["run_id"] = task.run_id
+        frame.setdefault("task_id", task.task_id)
+        try:
+            self._post(task.callback_url, json.dumps(frame, separators=(",", ":")).encode("utf-8"))
+        except Exception:  # noqa: BLE001 - the weave is gone: nobody to hand it to
+            log.info("could not deliver %s to %s", key, task.callback_url, exc_info=True)
+            self._finish(slot)
+            return
+        if frame.get("type") in TERMINAL_EVENTS:
+            self._finish(slot)
+
+    def _finish(self, slot: str) -> None:
+        task = self.forget(slot)
+        if task is not None and task.payload_key is not None:
+            self.exchange.delete(task.payload_key)

@@ -1,0 +1,7 @@
+"""`python -m wove_batch.worker`: the command of every job definition."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
