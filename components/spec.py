@@ -94,8 +94,15 @@ class ComputeEnvironmentArgs:
     bid_percentage: Optional[int] = _doc("SPOT only: most % of the On-Demand price (1-100). Default: 100.", default=None)
     ami_id: Optional[str] = _doc("EC2/SPOT only: custom AMI. Default: the ECS-optimized AMI.", default=None)
     state: State = _doc("ENABLED or DISABLED.", default="ENABLED")
-    root_volume_gib: int = _doc("EC2/SPOT only: encrypted gp3 root volume of each instance, GiB (30-16384).", default=30)
-    update_policy: UpdatePolicyArgs = _doc("In-place update behaviour.", default_factory=UpdatePolicyArgs)
+    root_volume_gib: Optional[int] = _doc(
+        "EC2/SPOT only: encrypted gp3 root volume of each instance, GiB (30-16384). Default: 30, 100 for GPU types.",
+        default=None,
+    )
+    update_policy: UpdatePolicyArgs = _doc(
+        "What running jobs get during an infrastructure update; only for EC2/SPOT environments with "
+        "BEST_FIT_PROGRESSIVE or SPOT_* allocation (the only ones Batch updates in place).",
+        default_factory=UpdatePolicyArgs,
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 from .aws import limits
-from .aws.instance_types import Architecture, architecture_of
+from .aws.instance_types import Architecture, architecture_of, is_gpu_type
 from .spec import ComputeEnvironmentArgs, JobDefinitionArgs, WoveBatchClusterArgs, WoveEnvironmentArgs
 
 Platform = Literal["EC2", "FARGATE"]
@@ -18,6 +18,23 @@ FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
 def platform_of_environment(ce: ComputeEnvironmentArgs) -> Platform:
     """FARGATE for FARGATE and FARGATE_SPOT, EC2 for EC2 and SPOT."""
     return "FARGATE" if ce.type in FARGATE_TYPES else "EC2"
+
+
+def takes_update_policy(ce: ComputeEnvironmentArgs) -> bool:
+    """Batch updates infrastructure in place (so an update policy means something) only for
+    EC2/SPOT environments with BEST_FIT_PROGRESSIVE or SPOT_* allocation."""
+    return platform_of_environment(ce) == "EC2" and ce.allocation_strategy in limits.INFRASTRUCTURE_UPDATE_STRATEGIES
+
+
+def has_gpu_types(ce: ComputeEnvironmentArgs) -> bool:
+    return any(is_gpu_type(t) for t in ce.instance_types)
+
+
+def root_volume_gib(ce: ComputeEnvironmentArgs) -> int:
+    """The configured size, else room for the NVIDIA AMI on GPU types and 30 GiB elsewhere."""
+    if ce.root_volume_gib is not None:
+        return ce.root_volume_gib
+    return limits.GPU_ROOT_VOLUME_GIB_DEFAULT if has_gpu_types(ce) else limits.ROOT_VOLUME_GIB_DEFAULT
 
 
 def needs_spot_fleet_role(ce: ComputeEnvironmentArgs) -> bool:

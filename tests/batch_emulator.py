@@ -47,6 +47,9 @@ TRANSLATIONS = {
     "minvCpus/maxvCpus/desiredvCpus/ec2Configuration",
     "updatePolicy": "CreateComputeEnvironment takes none: set with UpdateComputeEnvironment, as the provider does",
     "fairSharePolicy": "the provider's fairSharePolicy.shareDistributions is the API's fairsharePolicy.shareDistribution",
+    "retryStrategy": "the provider's retryStrategy.evaluateOnExits is the API's retryStrategy.evaluateOnExit",
+    "network ids": "subnets and security groups a stack names do not exist in moto: each stands for one of moto's "
+    "default subnets, and a security group created for it in the default VPC",
     "launchTemplate": "the provider's LaunchTemplate inputs become EC2's LaunchTemplateData; the plan's mock id maps to moto's",
     "bucket policy": "moto accepts the TLS-only policy but evaluates its Deny without the aws:SecureTransport "
     "condition, refusing every request even over TLS (which the harness uses); it is put, so that moto checks it, "
@@ -205,9 +208,28 @@ class Deployment:
     bucket_policies: dict[str, str] = field(default_factory=dict)
 
 
-def deploy(plan: Plan, moto: MotoServer) -> Deployment:
-    """Create in moto what the plan declares, in dependency order, with the planned names."""
+@dataclass
+class ApiRequest:
+    """One AWS API call deploy() made, with its parameters as sent."""
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = None) -> Deployment:
+    """Create in moto what the plan declares, in dependency order, with the planned names.
+    `requests` collects every API call made to create the resources (for the model checks)."""
     iam, ec2, batch, ecr, logs, s3 = (moto.client(s) for s in ("iam", "ec2", "batch", "ecr", "logs", "s3"))
+    if requests is not None:
+        for client in (iam, ec2, batch, ecr, logs, s3):
+            service = client.meta.service_model.service_name
+
+            def record(params: dict[str, Any], model: Any, service: str = service, **_: Any) -> None:
+                if not model.name.startswith(("Describe", "List", "Get")):
+                    requests.append(ApiRequest(service, model.name, json.loads(json.dumps(params, default=str))))
+
+            client.meta.events.register(f"provide-client-params.{client.meta.service_model.service_id.hyphenize()}", record)
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])
     ids = {DEFAULT_VPC_ID: vpc, **dict(zip(DEFAULT_SUBNET_IDS, subnets))}
@@ -317,8 +339,14 @@ def deploy(plan: Plan, moto: MotoServer) -> Deployment:
             assert template["LatestVersionNumber"] == resource.state["latestVersion"]
         elif resource.type == "aws:batch/computeEnvironment:ComputeEnvironment":
             compute = {COMPUTE_RESOURCE_KEYS.get(k, k): v for k, v in inputs["computeResources"].items()}
-            compute["subnets"] = [ids.get(s, s) for s in compute["subnets"]]
-            compute["securityGroupIds"] = [ids.get(s, s) for s in compute["securityGroupIds"]]
+            for subnet in compute["subnets"]:
+                ids.setdefault(subnet, subnets[0])
+            for group in compute["securityGroupIds"]:
+                if group not in ids:
+                    ids[group] = ec2.create_security_group(GroupName=f"stand-in-for-{group}", Description="given by the stack",
+                                                         VpcId=vpc)["GroupId"]
+            compute["subnets"] = [ids[s] for s in compute["subnets"]]
+            compute["securityGroupIds"] = [ids[s] for s in compute["securityGroupIds"]]
             if "launchTemplate" in compute:
                 template_id = compute["launchTemplate"]["launchTemplateId"]
                 compute["launchTemplate"] = {**compute["launchTemplate"], "launchTemplateId": ids[template_id]}
@@ -346,7 +374,8 @@ def deploy(plan: Plan, moto: MotoServer) -> Deployment:
         elif resource.type == "aws:batch/jobDefinition:JobDefinition":
             options: dict[str, Any] = {}
             if "retryStrategy" in inputs:
-                options["retryStrategy"] = inputs["retryStrategy"]
+                options["retryStrategy"] = {("evaluateOnExit" if k == "evaluateOnExits" else k): v
+                                            for k, v in inputs["retryStrategy"].items()}
             if "timeout" in inputs:
                 options["timeout"] = inputs["timeout"]
             batch.register_job_definition(
@@ -356,6 +385,48 @@ def deploy(plan: Plan, moto: MotoServer) -> Deployment:
             )
             created.job_definitions[resource.name] = name
     return created
+
+
+class CredentialsEndpoint:
+    """The ECS agent's task credentials endpoint, as a job sees it: the job role's temporary
+    credentials at AWS_CONTAINER_CREDENTIALS_FULL_URI. Jobs get no other credentials and
+    instance metadata is off for them, so every AWS call a job makes proves it ran as its role."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        endpoint = self
+        self.requests: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                endpoint.requests.append(self.path)
+                expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+                body = json.dumps({"AccessKeyId": CREDENTIALS["aws_access_key_id"],
+                                   "SecretAccessKey": CREDENTIALS["aws_secret_access_key"],
+                                   "Token": "job-role-session", "Expiration": expiration}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def uri_for(self, role_arn: str) -> str:
+        return f"http://localhost:{self.port}/v2/credentials/{role_arn.rsplit('/', 1)[-1]}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @dataclass
@@ -402,10 +473,11 @@ class JobRunner:
             "PYTHONPATH": str(app_dir),
             "AWS_ENDPOINT_URL": f"https://localhost:{moto.port}",
             "AWS_CA_BUNDLE": str(moto.certificate),
-            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-            "AWS_DEFAULT_REGION": REGION,
+            # No instance metadata (the launch templates' hop limit keeps containers from it):
+            # the job's only credentials are its role's, from the credentials endpoint.
+            "AWS_EC2_METADATA_DISABLED": "true",
         }
+        self.credentials = CredentialsEndpoint()
         if unreachable_callback:
             closed = free_port()
             self.base_env.update({"http_proxy": f"http://127.0.0.1:{closed}", "no_proxy": "localhost"})
@@ -416,6 +488,7 @@ class JobRunner:
         self._lock = threading.Lock()
 
     def __enter__(self) -> "JobRunner":
+        self.credentials.start()
         self._thread.start()
         return self
 
@@ -423,6 +496,7 @@ class JobRunner:
         self._stop.set()
         self._thread.join(timeout=10)
         self._pool.shutdown(wait=True)
+        self.credentials.stop()
 
     def _loop(self) -> None:
         while not self._stop.wait(0.1):
@@ -439,6 +513,11 @@ class JobRunner:
         environment = {}
         for variable in container.get("environment", []):
             environment.setdefault(variable["name"], variable["value"])
+        # What the ECS agent adds for a job with a job role (moto's job omits the role: its
+        # definition has it).
+        (definition,) = self.batch.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])["jobDefinitions"]
+        role = container.get("jobRoleArn") or definition["containerProperties"]["jobRoleArn"]
+        environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials.uri_for(role)
         ran = RanJob(job["jobId"], job["jobName"], job["jobQueue"], job["jobDefinition"], list(container["command"]), environment)
         with self._lock:
             self.jobs[ran.job_id] = ran

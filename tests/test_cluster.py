@@ -141,6 +141,7 @@ def test_minimal_cluster_network_and_image_inputs() -> None:
         "tags": CLUSTER_TAG,
     }
     assert plan.named("wove-test-worker").inputs == {
+        "forceDelete": True,
         "imageScanningConfiguration": {"scanOnPush": True},
         "imageTagMutability": "MUTABLE",
         "tags": CLUSTER_TAG,
@@ -187,13 +188,13 @@ def test_minimal_cluster_batch_inputs() -> None:
             "launchTemplate": {"launchTemplateId": plan.named("wove-test-lt-cpu").state["id"], "version": "1"},
             "tags": {**CLUSTER_TAG, "wove-batch:compute-environment": "cpu"},
         },
-        "updatePolicy": {"terminateJobsOnUpdate": False, "jobExecutionTimeoutMinutes": 30},
+        # BEST_FIT: Batch replaces instead of updating, so no update policy is sent
         "tags": CLUSTER_TAG,
     }
     ce_tags = {**CLUSTER_TAG, "wove-batch:compute-environment": "cpu"}
     assert plan.named("wove-test-lt-cpu").inputs == {
         "description": "wove-batch wove-test compute environment cpu",
-        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2},
+        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
         "blockDeviceMappings": [
             {
                 "deviceName": "/dev/xvda",
@@ -226,7 +227,7 @@ def test_minimal_cluster_batch_inputs() -> None:
         "jobRoleArn": arn("role", "wove-test-job-role"),
         "executionRoleArn": arn("role", "wove-test-execution-role"),
         "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
-        "environment": [],
+        "environment": [{"name": "AWS_DEFAULT_REGION", "value": REGION}],  # jobs cannot ask instance metadata
         "secrets": [],
         "logConfiguration": {
             "logDriver": "awslogs",
@@ -466,7 +467,8 @@ def test_job_definition_options_reach_the_resource() -> None:
         {"type": "MEMORY", "value": "4096"},
         {"type": "GPU", "value": "1"},
     ]
-    assert properties["environment"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    assert properties["environment"] == [
+        {"name": "A", "value": "1"}, {"name": "AWS_DEFAULT_REGION", "value": REGION}, {"name": "B", "value": "2"}]
     assert properties["secrets"] == [
         {"name": "API_KEY", "valueFrom": "/app/api-key"},
         {"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"},

@@ -86,9 +86,11 @@ def test_fair_share_policy_and_runnable_timeout() -> None:
     assert "submit_job_options" not in environments["interactive"]["executor_config"]
     main = plan.named("wove-test-queue-main").inputs
     assert "schedulingPolicyArn" not in main
+    # the reason is the trigger: one action per reason AWS acts on
     assert main["jobStateTimeLimitActions"] == [
-        {"action": "CANCEL", "state": "RUNNABLE", "maxTimeSeconds": 1800,
-         "reason": "RUNNABLE for over 1800s: no capacity fits the job"}
+        {"action": "CANCEL", "state": "RUNNABLE", "maxTimeSeconds": 1800, "reason": reason}
+        for reason in ("CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+                       "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT")
     ]
 
 

@@ -219,7 +219,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("root volume too small", ce(root_volume_gib=10), ["compute_environments.cpu.root_volume_gib: must be within 30..16384, got 10"]),
     ("a1 on AL2023", ce(instance_types=["a1.large"]), [
         "compute_environments.cpu.instance_types: a1 instances cannot run Amazon Linux 2023 (ECS_AL2023); use m6g, c6g or t4g, or set ami_id"]),
-    ("update timeout", ce(update_policy={"job_execution_timeout_minutes": 0}), [
+    ("update timeout", ce(allocation_strategy="BEST_FIT_PROGRESSIVE", update_policy={"job_execution_timeout_minutes": 0}), [
         "compute_environments.cpu.update_policy.job_execution_timeout_minutes: must be within 1..360, got 0"]),
     ("fargate root volume", fargate({"compute_environments": {"fg": {"root_volume_gib": 50}}}), [
         "compute_environments.fg.root_volume_gib: not allowed for FARGATE environments, got 50"]),
@@ -237,12 +237,12 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         "job_queues.main.fair_share.share_decay_seconds: must be within 0..604800, got -1",
         "job_queues.main.fair_share.compute_reservation: must be within 0..99, got 100",
         "job_queues.main.fair_share.shares.a: weight must be within 0.0001..999.9999, got 0"]),
-    ("retry rules", jd(evaluate_on_exit=[{"action": "RETRY"}, {"action": "EXIT", "on_exit_code": "1x"}]), [
+    ("retry rules", jd(retry_attempts=2, evaluate_on_exit=[{"action": "RETRY"}, {"action": "EXIT", "on_exit_code": "1x"}]), [
         "job_definitions.worker.evaluate_on_exit[0]: needs at least one of on_status_reason, on_reason, on_exit_code",
         "job_definitions.worker.evaluate_on_exit[1].on_exit_code: expected digits, optionally ending in '*', got '1x'"]),
-    ("too many retry rules", jd(evaluate_on_exit=[{"action": "EXIT", "on_reason": "*"}] * 6), [
+    ("too many retry rules", jd(retry_attempts=2, evaluate_on_exit=[{"action": "EXIT", "on_reason": "*"}] * 6), [
         "job_definitions.worker.evaluate_on_exit: at most 5 rules, got 6"]),
-    ("retry action case", jd(evaluate_on_exit=[{"action": "retry", "on_reason": "*"}]), [
+    ("retry action case", jd(retry_attempts=2, evaluate_on_exit=[{"action": "retry", "on_reason": "*"}]), [
         "job_definitions.worker.evaluate_on_exit[0].action: expected one of RETRY, EXIT, got 'retry'"]),
     ("fargate platform version", fargate(jd(platform_version="latest")), [
         "job_definitions.worker.platform_version: expected LATEST or a version like 1.4.0, got 'latest'"]),

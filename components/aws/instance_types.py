@@ -102,6 +102,38 @@ def is_gpu_type(instance_type: str) -> bool:
     return match is not None and match["cls"] in _GPU_CLASSES
 
 
+def family_of(instance_type: str) -> str:
+    """`g4dn` of `g4dn.xlarge`; the keyword itself for optimal and default_*."""
+    return instance_type.split(".", 1)[0]
+
+
+# GPU families the ECS-optimized AL2023 NVIDIA AMI (ECS_AL2023_NVIDIA) cannot run, and why.
+# Batch's Ec2Configuration: ECS_AL2023_NVIDIA "doesn't support p3 and g3 instance types" and
+# serves "non Graviton-based instance types" only; g4ad carries AMD GPUs, not NVIDIA's. The
+# AL2 NVIDIA AMI that p3/g3 would need is one Batch no longer creates environments with
+# (from June 30, 2026).
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_Ec2Configuration.html
+NVIDIA_AMI_UNSUPPORTED: dict[str, str] = {
+    "p3": "ECS_AL2023_NVIDIA does not support p3, and Batch no longer creates environments on the AL2 GPU AMI",
+    "p3dn": "ECS_AL2023_NVIDIA does not support p3, and Batch no longer creates environments on the AL2 GPU AMI",
+    "g3": "ECS_AL2023_NVIDIA does not support g3, and Batch no longer creates environments on the AL2 GPU AMI",
+    "g3s": "ECS_AL2023_NVIDIA does not support g3, and Batch no longer creates environments on the AL2 GPU AMI",
+    "g4ad": "g4ad has AMD GPUs; the ECS GPU AMIs carry NVIDIA's drivers only",
+}
+
+
+def nvidia_ami_problem(instance_type: str) -> str | None:
+    """Why the ECS NVIDIA AMI cannot run this GPU type, or None (also for non-GPU types)."""
+    if not is_gpu_type(instance_type):
+        return None
+    family = family_of(instance_type)
+    if family in NVIDIA_AMI_UNSUPPORTED:
+        return NVIDIA_AMI_UNSUPPORTED[family]
+    if architecture_of(instance_type) == "arm64":
+        return f"{family} is Graviton (arm64); the ECS NVIDIA AMIs serve x86_64 types only"
+    return None
+
+
 def _vcpus_of_size(size: str) -> Optional[int]:
     if size == "medium":
         return 1

@@ -112,7 +112,7 @@ EXIT_PATTERN_MAX = 512
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
-# Spot reclamation as Batch reports it in a job's status reason.
+# EC2 Spot reclamation as Batch reports it in a job's status reason.
 # https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html
 SPOT_RECLAIMED_STATUS_REASON = "Host EC2*"
 SPOT_DEFAULT_ATTEMPTS = 3
@@ -134,3 +134,28 @@ EXCHANGE_RETENTION_DAYS_MAX = 3650
 # Incomplete multipart uploads (a worker killed mid-upload of a large result) are aborted
 # after this many days.
 ABORT_INCOMPLETE_UPLOADS_DAYS = 1
+
+# Batch applies infrastructure updates (and so an update policy) only to environments with
+# these allocation strategies; with BEST_FIT (the default) a change replaces the environment,
+# and Fargate environments take no update policy at all ("The following parameters can't be
+# updated for Fargate compute environment: ... updatePolicy", aws-cdk#27054).
+# https://docs.aws.amazon.com/batch/latest/userguide/infrastructure-updates.html
+INFRASTRUCTURE_UPDATE_STRATEGIES = ("BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED")
+
+# jobStateTimeLimitActions act only on jobs stuck RUNNABLE for one of these reasons; the
+# reason is the trigger, not a message.
+# https://docs.aws.amazon.com/batch/latest/userguide/job_stuck_in_runnable.html
+RUNNABLE_TIMEOUT_REASONS = (
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+)
+
+# How Fargate reports a reclaimed FARGATE_SPOT task in a job's status reason (nextflow#5786;
+# ECS: "Your Spot Task was interrupted.").
+FARGATE_SPOT_INTERRUPTED_STATUS_REASON = "Your Spot Task was interrupted*"
+
+# GPU environments boot the ECS NVIDIA AMI, whose drivers and CUDA libraries make for a
+# larger image than the CPU AMI's 30 GiB; give their instances room by default.
+GPU_ROOT_VOLUME_GIB_DEFAULT = 100
+ROOT_VOLUME_GIB_DEFAULT = 30

@@ -12,7 +12,7 @@ from .application_policy import create_application_policy
 from .compute import create_compute_environment
 from .exchange import create_exchange_bucket, grant_job_role_exchange
 from .iam import create_execution_policy, create_roles, grant_job_role
-from .image import create_images
+from .image import create_images, ecr_repository_arn
 from .job_definitions import create_job_definition
 from .network import resolve_network
 from .queues import create_job_queue
@@ -81,7 +81,8 @@ class WoveBatchCluster(pulumi.ComponentResource):
         execution_policy = create_execution_policy(
             scope,
             roles.execution_role,
-            repository=images.repository,
+            # The repository the jobs pull from: the one built here, or a prebuilt image's ECR repository.
+            repository_arn=images.repository.arn if images.repository else ecr_repository_arn(spec.image.uri or ""),
             log_group=log_group,
             secret_sources=sorted({s for jd in spec.job_definitions.values() for s in jd.secrets.values()}),
             stream_prefixes=list(spec.job_definitions),

@@ -7,14 +7,13 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from ..aws.instance_types import is_gpu_type
 from .iam import ClusterRoles
 from .launch_templates import create_launch_template, template_reference
 from .network import ClusterNetwork
 from ..aws.naming import CE_INFIX
 from .scope import Scope
 from ..spec import ComputeEnvironmentArgs
-from ..topology import needs_spot_fleet_role, platform_of_environment
+from ..topology import has_gpu_types, needs_spot_fleet_role, platform_of_environment, takes_update_policy
 
 # Batch moves desiredVcpus between min and max as the queue demands; diffing it would make
 # every `pulumi up` after scaling try to set it back (terraform-provider-aws #8549).
@@ -22,8 +21,9 @@ IGNORED_AFTER_CREATION = ["computeResources.desiredVcpus"]
 
 
 def image_type(ce: ComputeEnvironmentArgs) -> str:
-    """Amazon Linux 2023 ECS AMI (AL2 support ended), the NVIDIA variant for GPU families."""
-    return "ECS_AL2023_NVIDIA" if any(is_gpu_type(t) for t in ce.instance_types) else "ECS_AL2023"
+    """Amazon Linux 2023 ECS AMI (Batch creates no AL2 environments any more), the NVIDIA
+    variant for GPU families; validation refuses the GPU families it cannot run."""
+    return "ECS_AL2023_NVIDIA" if has_gpu_types(ce) else "ECS_AL2023"
 
 
 def create_compute_environment(
@@ -39,10 +39,14 @@ def create_compute_environment(
         type="MANAGED",
         state=ce.state,
         compute_resources=resources,
+        # Only where Batch updates infrastructure in place: Fargate refuses one on update, and on
+        # BEST_FIT it is inert (changes replace the environment).
         update_policy=aws.batch.ComputeEnvironmentUpdatePolicyArgs(
             terminate_jobs_on_update=ce.update_policy.terminate_jobs_on_update,
             job_execution_timeout_minutes=ce.update_policy.job_execution_timeout_minutes,
-        ),
+        )
+        if takes_update_policy(ce)
+        else None,
         tags=scope.tagged(),
         opts=scope.opts(
             depends_on=roles.attachments,

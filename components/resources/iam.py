@@ -154,7 +154,7 @@ def create_execution_policy(
     scope: Scope,
     execution_role: aws.iam.Role,
     *,
-    repository: Optional[aws.ecr.Repository],
+    repository_arn: Optional[pulumi.Input[str]],
     log_group: aws.cloudwatch.LogGroup,
     secret_sources: list[str],
     stream_prefixes: list[str],
@@ -162,7 +162,6 @@ def create_execution_policy(
     account: pulumi.Output[str],
 ) -> aws.iam.RolePolicy:
     """The execution role's only permissions (execution_policy_document), as its inline policy."""
-    repository_arn = repository.arn if repository is not None else None
     document = pulumi.Output.all(repository_arn, account, region, log_group.arn).apply(
         lambda values: execution_policy_document(
             values[0],

@@ -6,6 +6,7 @@ registers a new job definition revision instead of changing what a running job p
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -41,6 +42,21 @@ def lifecycle_policy() -> str:
     )
 
 
+_ECR_IMAGE = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>[a-z0-9._/-]+?)(?:[:@].*)?"
+)
+
+
+def ecr_repository_arn(uri: str) -> Optional[str]:
+    """The ECR repository a prebuilt image lives in (the execution role needs to pull from it
+    on Fargate), or None for another registry."""
+    match = _ECR_IMAGE.fullmatch(uri)
+    if match is None:
+        return None
+    partition = "aws-cn" if ".amazonaws.com.cn/" in uri else "aws"
+    return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+
+
 @dataclass
 class WorkerImages:
     repository: Optional[aws.ecr.Repository]
@@ -53,6 +69,7 @@ def create_images(scope: Scope, image: ImageArgs, architectures: list[Architectu
         return WorkerImages(None, {arch: pulumi.Output.from_input(image.uri) for arch in architectures})
     repository = aws.ecr.Repository(
         scope.child("worker"),
+        force_delete=True,  # it holds only images this stack built: `pulumi destroy` must not stall on them
         image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
         image_tag_mutability="MUTABLE",
         tags=scope.tagged(),

@@ -43,7 +43,8 @@ def container_properties(
         "jobRoleArn": job_role_arn,
         "executionRoleArn": execution_role_arn,
         "resourceRequirements": requirements,
-        "environment": [{"name": k, "value": v} for k, v in sorted(jd.environment.items())],
+        # The region for the job's AWS SDKs, which cannot ask instance metadata (hop limit 1).
+        "environment": [{"name": k, "value": v} for k, v in sorted({"AWS_DEFAULT_REGION": region, **jd.environment}.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(jd.secrets.items())],
         "logConfiguration": {
             "logDriver": "awslogs",
@@ -60,17 +61,27 @@ def container_properties(
     return json.dumps(properties)
 
 
-# Retry a job whose host was reclaimed; any other failure is the application's: exit.
-SPOT_RETRY_RULES = (
-    RetryRuleArgs(action="RETRY", on_status_reason=limits.SPOT_RECLAIMED_STATUS_REASON),
-    RetryRuleArgs(action="EXIT", on_reason="*"),
-)
+# Retry a job whose Spot capacity was reclaimed, as each platform reports it; any other
+# failure is the application's: exit.
+SPOT_RETRY_RULES = {
+    "EC2": (
+        RetryRuleArgs(action="RETRY", on_status_reason=limits.SPOT_RECLAIMED_STATUS_REASON),
+        RetryRuleArgs(action="EXIT", on_reason="*"),
+    ),
+    "FARGATE": (
+        RetryRuleArgs(action="RETRY", on_status_reason=limits.FARGATE_SPOT_INTERRUPTED_STATUS_REASON),
+        RetryRuleArgs(action="EXIT", on_reason="*"),
+    ),
+}
 
 
-def retry_strategy(jd: JobDefinitionArgs, spot_backed: bool) -> Optional[aws.batch.JobDefinitionRetryStrategyArgs]:
-    """The user's attempts and rules; on Spot, 3 attempts and SPOT_RETRY_RULES by default."""
+def retry_strategy(
+    jd: JobDefinitionArgs, spot_backed: bool, platform: str = "EC2"
+) -> Optional[aws.batch.JobDefinitionRetryStrategyArgs]:
+    """The user's attempts and rules; on Spot, 3 attempts and the platform's SPOT_RETRY_RULES
+    by default."""
     attempts = jd.retry_attempts if jd.retry_attempts is not None else (limits.SPOT_DEFAULT_ATTEMPTS if spot_backed else None)
-    rules = jd.evaluate_on_exit or (SPOT_RETRY_RULES if spot_backed else ())
+    rules = jd.evaluate_on_exit or (SPOT_RETRY_RULES[platform] if spot_backed else ())
     if attempts is None and not rules:
         return None
     return aws.batch.JobDefinitionRetryStrategyArgs(
@@ -117,7 +128,7 @@ def create_job_definition(
             stream_prefix=name,
         )
     )
-    retry = retry_strategy(jd, spot_backed)
+    retry = retry_strategy(jd, spot_backed, platform)
     timeout: Optional[aws.batch.JobDefinitionTimeoutArgs] = None
     if jd.timeout_seconds is not None:
         timeout = aws.batch.JobDefinitionTimeoutArgs(attempt_duration_seconds=jd.timeout_seconds)

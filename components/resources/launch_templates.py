@@ -11,11 +11,17 @@ import pulumi_aws as aws
 from ..aws.naming import LAUNCH_TEMPLATE_INFIX
 from .scope import Scope
 from ..spec import ComputeEnvironmentArgs
+from ..topology import root_volume_gib
 
 # The ECS-optimized Amazon Linux 2023 AMIs boot from /dev/xvda.
 ROOT_DEVICE = "/dev/xvda"
-# Containers are one network hop behind the instance: IMDSv2 tokens need a hop limit of 2.
-METADATA_HOP_LIMIT = 2
+# IMDSv2 with a hop limit of 1: the ECS agent (host network) reaches instance metadata, and
+# containers, one hop further behind Docker's bridge, cannot take the instance role's
+# credentials. Jobs get their own role from the ECS credentials endpoint (169.254.170.2),
+# which does not go through instance metadata, and their region from AWS_DEFAULT_REGION.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html
+METADATA_HOP_LIMIT = 1
 
 
 def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs) -> aws.ec2.LaunchTemplate:
@@ -32,7 +38,7 @@ def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs) 
             aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                 device_name=ROOT_DEVICE,
                 ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                    volume_size=ce.root_volume_gib,
+                    volume_size=root_volume_gib(ce),
                     volume_type="gp3",
                     encrypted="true",
                     delete_on_termination="true",

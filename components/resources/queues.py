@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
+from ..aws import limits
 from ..aws.naming import FAIR_SHARE_INFIX, QUEUE_INFIX
 from .scope import Scope
 from ..spec import JobQueueArgs
@@ -34,13 +35,12 @@ def create_job_queue(
         )
     time_limits = None
     if queue.runnable_timeout_seconds is not None:
+        # The reason is the trigger: one action for each reason AWS acts on.
         time_limits = [
             aws.batch.JobQueueJobStateTimeLimitActionArgs(
-                action="CANCEL",
-                state="RUNNABLE",
-                max_time_seconds=queue.runnable_timeout_seconds,
-                reason=f"RUNNABLE for over {queue.runnable_timeout_seconds}s: no capacity fits the job",
+                action="CANCEL", state="RUNNABLE", max_time_seconds=queue.runnable_timeout_seconds, reason=reason
             )
+            for reason in limits.RUNNABLE_TIMEOUT_REASONS
         ]
     return aws.batch.JobQueue(
         scope.child(QUEUE_INFIX, name),
@@ -53,5 +53,8 @@ def create_job_queue(
             for order, ce in enumerate(queue.compute_environments)
         ],
         tags=scope.tagged(),
-        opts=scope.opts(),
+        # Batch can neither add a scheduling policy to a first-in-first-out queue nor remove
+        # one: adding or removing fair_share replaces the queue (the provider would update it
+        # in place, and AWS would refuse). Jobs still in the old queue are terminated with it.
+        opts=scope.opts(replace_on_changes=["schedulingPolicyArn"]),
     )

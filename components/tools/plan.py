@@ -61,6 +61,7 @@ class PlannedResource:
     depends_on: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    replace_on_changes: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -213,6 +214,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     depends_on=list(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    replace_on_changes=list(request.replaceOnChanges),
                     state=_as_preview_shows(dict(self.resources[urn].state)),
                 )
             )

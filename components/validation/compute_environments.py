@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from ..aws import limits
-from ..aws.instance_types import KEYWORD_ARCHITECTURES, architecture_of, is_well_formed
-from ..spec import ComputeEnvironmentArgs
-from ..topology import platform_of_environment
+from ..aws.instance_types import KEYWORD_ARCHITECTURES, architecture_of, is_well_formed, nvidia_ami_problem
+from ..spec import ComputeEnvironmentArgs, UpdatePolicyArgs
+from ..topology import platform_of_environment, takes_update_policy
 from .context import Checks
 
 _AMI = re.compile(r"ami-[0-9a-f]{8,17}")
@@ -40,11 +40,12 @@ def fargate_environment(checks: Checks, path: str, ce: ComputeEnvironmentArgs) -
         ("allocation_strategy", ce.allocation_strategy, None),
         ("bid_percentage", ce.bid_percentage, None),
         ("ami_id", ce.ami_id, None),
-        ("root_volume_gib", ce.root_volume_gib, 30),
+        ("root_volume_gib", ce.root_volume_gib, None),
     ):
         if value != unset:
             shown = list(value) if isinstance(value, tuple) else value
             checks.fail(f"{path}.{key}", f"not allowed for {ce.type} environments, got {shown!r}")
+    update_policy(checks, path, ce)
 
 
 def ec2_environment(checks: Checks, path: str, ce: ComputeEnvironmentArgs) -> None:
@@ -83,13 +84,35 @@ def ec2_environment(checks: Checks, path: str, ce: ComputeEnvironmentArgs) -> No
             )
     if ce.ami_id is not None and not _AMI.fullmatch(ce.ami_id):
         checks.fail(f"{path}.ami_id", f"expected an AMI id like 'ami-0123456789abcdef0', got {ce.ami_id!r}")
-    if not limits.ROOT_VOLUME_GIB_MIN <= ce.root_volume_gib <= limits.ROOT_VOLUME_GIB_MAX:
+    if ce.root_volume_gib is not None and not limits.ROOT_VOLUME_GIB_MIN <= ce.root_volume_gib <= limits.ROOT_VOLUME_GIB_MAX:
         checks.fail(
             f"{path}.root_volume_gib",
             f"must be within {limits.ROOT_VOLUME_GIB_MIN}..{limits.ROOT_VOLUME_GIB_MAX}, got {ce.root_volume_gib}",
         )
     if any(t.startswith("a1.") or t == "a1" for t in ce.instance_types) and ce.ami_id is None:
         checks.fail(f"{path}.instance_types", "a1 instances cannot run Amazon Linux 2023 (ECS_AL2023); use m6g, c6g or t4g, or set ami_id")
+    if ce.ami_id is None:
+        for i, instance_type in enumerate(ce.instance_types):
+            problem = nvidia_ami_problem(instance_type)
+            if problem is not None:
+                checks.fail(
+                    f"{path}.instance_types[{i}]",
+                    f"{instance_type!r}: {problem}; use g4dn, g5, g6 or p4d/p5, or set ami_id to an AMI that runs it",
+                )
+    update_policy(checks, path, ce)
+
+
+def update_policy(checks: Checks, path: str, ce: ComputeEnvironmentArgs) -> None:
+    """An update policy acts only where Batch updates infrastructure in place; elsewhere a
+    user's policy would be dropped in silence (or refused by Batch on Fargate)."""
+    if ce.update_policy != UpdatePolicyArgs() and not takes_update_policy(ce):
+        strategy = ce.allocation_strategy or "BEST_FIT (the default)"
+        where = f"a {ce.type} environment" if platform_of_environment(ce) == "FARGATE" else f"{ce.type} with {strategy}"
+        checks.fail(
+            f"{path}.update_policy",
+            f"applies only to EC2/SPOT environments with allocation_strategy "
+            f"{', '.join(limits.INFRASTRUCTURE_UPDATE_STRATEGIES)} (the only ones Batch updates in place), not {where}",
+        )
     timeout = ce.update_policy.job_execution_timeout_minutes
     if not limits.UPDATE_TIMEOUT_MINUTES_MIN <= timeout <= limits.UPDATE_TIMEOUT_MINUTES_MAX:
         checks.fail(

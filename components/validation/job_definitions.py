@@ -8,6 +8,7 @@ import re
 from ..aws import limits
 from ..protocol import RESERVED_VARIABLES
 from ..spec import JobDefinitionArgs
+from ..topology import spot_backed_definitions
 from .context import Checks, fmt
 
 RESERVED_ENVIRONMENT = RESERVED_VARIABLES
@@ -44,6 +45,11 @@ def check_job_definition(checks: Checks, name: str, jd: JobDefinitionArgs, platf
     if not jd.command:
         checks.fail(f"{path}.command", "must not be empty")
     retry_rules(checks, path, jd)
+    if jd.evaluate_on_exit and jd.retry_attempts is None and name not in spot_backed_definitions(checks.args):
+        checks.fail(
+            f"{path}.retry_attempts",
+            "required with evaluate_on_exit: AWS takes retry rules only together with a number of attempts (1..10)",
+        )
     if platform == "FARGATE" and not _PLATFORM_VERSION.fullmatch(jd.platform_version):
         checks.fail(f"{path}.platform_version", f"expected LATEST or a version like 1.4.0, got {jd.platform_version!r}")
     check_architecture(checks, path, jd, platform)
