@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import enum
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -326,6 +327,7 @@ class _Parser:
             (inner,) = [p for p in params if p is not type(None)]
             return self.value(inner, raw, path)
         if origin is Literal:
+            raw = raw.value if isinstance(raw, enum.Enum) else raw  # the provider's enums
             if raw in params:
                 return raw
             self.fail(path, f"expected one of {', '.join(params)}, got {describe(raw)}")
@@ -369,6 +371,8 @@ class _Parser:
             pass
         elif hint is float and isinstance(raw, (int, float)):
             return raw
+        elif hint is int and isinstance(raw, float) and raw.is_integer():
+            return int(raw)  # Pulumi's wire format makes every number a float (pulumi/pulumi#21944)
         elif isinstance(raw, hint):
             return raw
         hint_text = " (quote it in YAML)" if hint is str and isinstance(raw, (int, float)) else ""

@@ -83,7 +83,7 @@ def test_plan_json_lists_resources_and_outputs_of_the_real_program(tmp_path: Pat
     document = json.loads(result.stdout)
     assert set(document) == {"resources", "outputs"}
     names = [(r["type"], r["name"], r["parent"]) for r in document["resources"]]
-    assert names[0] == ("wove:index:WoveBatchCluster", "plan-test", None)
+    assert names[0] == ("wove-batch:index:WoveBatchCluster", "plan-test", None)
     assert ("aws:batch/jobQueue:JobQueue", "plan-test-queue-main", "plan-test") in names
     assert len(names) == 24
     for resource in document["resources"]:
@@ -109,7 +109,7 @@ def test_plan_tree_shows_types_names_and_key_inputs() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "30 resources for stack dev of wove-batch:"
-    assert lines[1] == "└─ wove:index:WoveBatchCluster  wove-dev"
+    assert lines[1] == "└─ wove-batch:index:WoveBatchCluster  wove-dev"
     assert (
         '   ├─ aws:batch/jobQueue:JobQueue  wove-dev-queue-bulk  (priority=1, state="ENABLED", '
         f'computeEnvironmentOrders=["{physical("wove-dev-ce-spot")}", "{physical("wove-dev-ce-on-demand")}"])'

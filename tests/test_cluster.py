@@ -70,7 +70,7 @@ def test_minimal_cluster_registers_exactly_these_children_under_the_component() 
         ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "wove-test-exchange-public-access"),
         ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "wove-test-exchange-encryption"),
         ("docker:index/image:Image", "wove-test-worker-x86_64"),
-        ("wove:index:WoveBatchCluster", "wove-test"),
+        ("wove-batch:index:WoveBatchCluster", "wove-test"),
     ]
     component = plan.named("wove-test")
     assert component.parent_urn == "urn:pulumi:test::wove-batch::pulumi:pulumi:Stack::wove-batch-test"
@@ -511,7 +511,7 @@ def test_queue_keeps_the_given_environment_order() -> None:
 
 def test_cluster_name_and_tags_come_from_config() -> None:
     plan = plan_of({**MINIMAL, "tags": {"team": "ml"}}, name="analytics")
-    assert plan.named("analytics").type == "wove:index:WoveBatchCluster"
+    assert plan.named("analytics").type == "wove-batch:index:WoveBatchCluster"
     assert plan.named("analytics-queue-main").inputs["tags"] == {"team": "ml", "wove-batch:cluster": "analytics"}
 
 

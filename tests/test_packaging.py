@@ -108,6 +108,6 @@ def test_a_pulumi_program_outside_the_project_plans_a_cluster_with_the_installed
     result = run(str(python), "-m", "wove_batch", "plan", "Pulumi.prod.yaml", "--json", cwd=program)
     document = json.loads(result.stdout)
     names = {(r["type"], r["name"]) for r in document["resources"]}
-    assert ("wove:index:WoveBatchCluster", "analytics") in names
+    assert ("wove-batch:index:WoveBatchCluster", "analytics") in names
     assert ("aws:batch/jobQueue:JobQueue", "analytics-queue-main") in names
     assert document["outputs"]["wove_environments"]["main"]["executor_config"]["client_options"] == {"region_name": "eu-central-1"}

@@ -31,7 +31,11 @@ from ..topology import wove_environments as effective_wove_environments
 from ..validation import require_valid
 from ..outputs import render_wove_environments
 
-TYPE_TOKEN = "wove:index:WoveBatchCluster"
+PACKAGE = "wove-batch"
+TYPE_TOKEN = f"{PACKAGE}:index:WoveBatchCluster"
+# The type token before the component became a package of its own: existing stacks keep their
+# resources (the alias maps the old URNs, children's included, to the new ones).
+FORMER_TYPE_TOKEN = "wove:index:WoveBatchCluster"
 
 
 class WoveBatchCluster(pulumi.ComponentResource):
@@ -59,6 +63,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         spec = require_valid(args, name)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_TYPE_TOKEN)]))
         super().__init__(TYPE_TOKEN, name, None, opts)
         scope = Scope(name=name, parent=self, tags=dict(spec.tags))
         invoke = pulumi.InvokeOutputOptions(parent=self)
