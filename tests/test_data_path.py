@@ -42,6 +42,19 @@ def bucket_keys(moto: MotoServer, stack: Plan) -> list[str]:
     return sorted(item["Key"] for item in listed.get("Contents", []))
 
 
+def length_of_a_20_kb_blob() -> Any:
+    """A weave whose Batch task takes an argument too large to go inline."""
+    with wove.weave() as w:
+        @w.do
+        def blob() -> str:
+            return "x" * 20_000
+
+        @w.do(environment="batch_exchange", delivery_timeout=60)
+        def length(blob: str) -> int:
+            return len(blob)
+    return w
+
+
 def variables(job: RanJob) -> set[str]:
     return {name for name in job.environment if name.startswith("WOVE_")}
 
@@ -161,15 +174,7 @@ def test_a_payload_gone_when_the_job_starts_is_the_tasks_error_and_the_job_fails
         s3.delete_object(Bucket=bucket, Key=key)
 
     with runner(moto, stack, worker_venv, app_dir, before_run=delete_payload) as jobs:
-        with wove.weave() as w:
-            @w.do
-            def blob() -> str:
-                return "x" * 20_000
-
-            @w.do(environment="batch_exchange", delivery_timeout=60)
-            def length(blob: str) -> int:
-                return len(blob)
-
+        w = length_of_a_20_kb_blob()
         (job,) = jobs.wait_idle(1)
     assert job.returncode == 1
     message = job.output.strip().splitlines()[-1]
@@ -188,14 +193,7 @@ def test_a_bucket_that_cannot_be_written_fails_the_task_before_any_submit(
                              s3_factory=lambda **o: moto.client("s3", **o))
     wove.config(environments=envs)
     try:
-        with wove.weave() as w:
-            @w.do
-            def blob() -> str:
-                return "x" * 20_000
-
-            @w.do(environment="batch_exchange", delivery_timeout=60)
-            def length(blob: str) -> int:
-                return len(blob)
+        w = length_of_a_20_kb_blob()
         with pytest.raises(ExchangeError, match=(
             r"^task 'length': cannot write its payload to s3://no-such-bucket-here/payloads/[0-9a-f]{32}/[0-9a-f]{32}"
             r"\.json \(NoSuchBucket\); nothing was submitted\. The application's role needs the stack's application "

@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from .. import protocol
 from ..aws.limits import DESCRIBE_JOBS_MAX_IDS, INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
+from .background import OnDemandLoop
 from .exchange import Exchange, Expected, ResultPoller
 from .names import batch_job_name
 
@@ -77,12 +78,11 @@ class WatchedBatchClient:
         self.exchange = exchange
         self.results = results
         self.poller = ResultPoller(exchange, poll_seconds=results_poll_seconds) if exchange is not None else None
-        self._poll_seconds = poll_seconds
         self._post_event = post_event or _post_wove_event
         self._watched: dict[str, Submitted] = {}  # job id -> its task
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._watcher = OnDemandLoop("wove-batch-watch", poll_seconds, lambda: bool(self._watched), self._watch_round,
+                                     self._lock)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -157,45 +157,31 @@ class WatchedBatchClient:
     def _watch(self, job_id: str, submitted: Submitted) -> None:
         with self._lock:
             self._watched[job_id] = submitted
-            if self._thread is None:
-                self._stopped.clear()
-                self._thread = threading.Thread(target=self._watch_loop, name="wove-batch-watch", daemon=True)
-                self._thread.start()
+            self._watcher.start()
 
     def close(self) -> None:
         """Stop watching and polling; jobs still running in Batch are not touched."""
-        self._stopped.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=self._poll_seconds + 5)
+        self._watcher.stop()
         with self._lock:
             self._watched.clear()
-            self._thread = None
         if self.poller is not None:
             self.poller.close()
 
     @property
     def is_watching(self) -> bool:
         """Whether a watcher thread is polling Batch now."""
-        with self._lock:
-            return self._thread is not None
+        return self._watcher.running
 
     @property
     def watched_job_ids(self) -> list[str]:
         with self._lock:
             return list(self._watched)
 
-    def _watch_loop(self) -> None:
-        while not self._stopped.wait(self._poll_seconds):
-            with self._lock:
-                job_ids = list(self._watched)
-                if not job_ids:
-                    # Nothing unfinished: the thread ends, and (under the same lock) the next
-                    # submit sees no thread and starts another.
-                    self._thread = None
-                    return
-            for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
-                self._check(job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
+    def _watch_round(self) -> None:
+        with self._lock:
+            job_ids = list(self._watched)
+        for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
+            self._check(job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
 
     def _check(self, job_ids: list[str]) -> None:
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .. import protocol
+from .background import OnDemandLoop
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +94,14 @@ class ResultPoller:
         self._retired: dict[str, int] = {}  # slot -> round in which its job ended in Batch
         self._round = 0
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._loop = OnDemandLoop("wove-batch-results", poll_seconds, lambda: bool(self._expected), self._poll_round,
+                                  self._lock)
         self.polls = 0  # LIST requests made: what the README's cost figures count
 
     def expect(self, slot: str, task: Expected) -> None:
         with self._lock:
             self._expected[slot] = task
-            if self._thread is None:
-                self._stopped.clear()
-                self._thread = threading.Thread(target=self._run, name="wove-batch-results", daemon=True)
-                self._thread.start()
+            self._loop.start()
 
     def forget(self, slot: str) -> Optional[Expected]:
         with self._lock:
@@ -124,28 +122,18 @@ class ResultPoller:
 
     @property
     def is_polling(self) -> bool:
-        with self._lock:
-            return self._thread is not None
+        return self._loop.running
 
     def close(self) -> None:
-        self._stopped.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=self.poll_seconds + 10)
+        self._loop.stop(grace=10)
         with self._lock:
             self._expected.clear()
-            self._thread = None
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self.poll_seconds):
-            with self._lock:
-                if not self._expected:
-                    self._thread = None  # the next expect() starts another, under the same lock
-                    return
-            try:
-                self.poll_once()
-            except Exception:  # noqa: BLE001 - transient S3 errors: the next tick tries again
-                log.warning("polling the exchange bucket failed; retrying", exc_info=True)
+    def _poll_round(self) -> None:
+        try:
+            self.poll_once()
+        except Exception:  # noqa: BLE001 - transient S3 errors: the next tick tries again
+            log.warning("polling the exchange bucket failed; retrying", exc_info=True)
 
     def poll_once(self) -> int:
         """One round: list the session's results and deliver them in order; how many."""
