@@ -34,7 +34,7 @@ async def one_run(engine: DockerEngine, image: str, app: Path, index: int) -> fl
         payload = payload_to_b64(build_backend_payload(frame, callback_url=server.callback_url, adapter="aws_batch"))
         started = time.monotonic()
         run = asyncio.create_task(asyncio.to_thread(
-            engine.run_command, image, ["python", "-m", "wove.backend_worker"], {"WOVE_BACKEND_PAYLOAD": payload}, app
+            engine.run_command, image, ["python", "-m", "wove_batch.worker"], {"WOVE_BACKEND_PAYLOAD": payload}, app
         ))
         while True:
             received = asyncio.create_task(server.recv())
@@ -69,7 +69,7 @@ def main() -> None:
         sys.path.insert(0, str(app))
         try:
             engine.start()
-            built = engine.build_worker(REPO / "worker_image", "wove-batch-worker:bench", "3.11")
+            built = engine.build_worker(REPO, REPO / "worker_image" / "Dockerfile", "wove-batch-worker:bench", "3.11")
             times = [asyncio.run(one_run(engine, built.tag, app, i)) for i in range(runs)]
         finally:
             engine.stop()
