@@ -218,3 +218,30 @@ def test_a_payload_that_cannot_be_written_raises_before_submit_with_access_denie
     with pytest.raises(ExchangeError, match=r"^task 'crunch': cannot write its payload to s3://bucket/payloads/[0-9a-f]{32}/s\.json "
                                             r"\(AccessDenied\); nothing was submitted\."):
         exchange.put_payload("s", "e30=", task="crunch")
+
+
+def test_a_task_whose_own_overrides_are_too_large_is_refused_and_leaves_nothing_behind() -> None:
+    """The payload goes to the bucket, but the environment's own overrides alone are past the
+    budget: refused before SubmitJob, and the payload object is deleted again."""
+    import base64
+
+    from wove_batch.client import PayloadTooLargeError, WatchedBatchClient
+
+    s3 = FlakyBucket(failures=0)
+    submitted: list[dict] = []
+
+    class Batch:
+        def submit_job(self, **params: Any) -> dict:
+            submitted.append(params)
+            return {"jobId": "j"}
+
+    client = WatchedBatchClient(Batch(), exchange=Exchange(s3, "bucket"), results="callback")
+    task = {"run_id": "crunch:1", "task_id": "crunch", "task_name": "crunch", "callback_url": "http://x", "args": "a" * 9000}
+    payload = base64.b64encode(json.dumps(task).encode()).decode()
+    own = [{"name": "BIG", "value": "y" * 7200}]
+    with pytest.raises(PayloadTooLargeError, match=(
+            r"^task 'crunch': its containerOverrides are 7\d{3} characters without the payload, over the 7168 Batch "
+            r"takes safely \(8192 at most\); shorten the environment's container_overrides$")):
+        client.submit_job(jobName="wove-crunch:1", jobQueue="q", jobDefinition="d",
+                          containerOverrides={"environment": own + [{"name": "WOVE_BACKEND_PAYLOAD", "value": payload}]})
+    assert submitted == [] and s3.objects == {} and len(s3.deleted) == 1

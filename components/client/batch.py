@@ -114,17 +114,16 @@ class WatchedBatchClient:
                 {"name": protocol.PAYLOAD_URI_VARIABLE, "value": self.exchange.payload_uri(payload_key)}
             ]
         params["containerOverrides"] = overrides
-        self._check_size(params, overrides, task_label)
-
-        if self.results == "exchange" and task:
-            assert self.poller is not None
-            self.poller.expect(
-                slot, Expected(task["run_id"], task.get("task_id"), task["callback_url"], payload_key)
-            )
         try:
+            self._check_size(params, overrides, task_label)
+            if self.results == "exchange" and task:
+                assert self.poller is not None
+                self.poller.expect(
+                    slot, Expected(task["run_id"], task.get("task_id"), task["callback_url"], payload_key)
+                )
             response = self._client.submit_job(**params)
         except Exception:
-            self._abandon(slot, payload_key)
+            self._abandon(slot, payload_key)  # nothing submitted: nothing left behind
             raise
         if task.get("callback_url") and task.get("run_id"):
             self._watch(response["jobId"], Submitted(task, params["jobName"], slot, payload_key))
