@@ -122,3 +122,21 @@ def test_plan_refuses_an_invalid_stack_with_the_check_errors(tmp_path: Path) -> 
     result = run_cli("plan", str(path))
     assert result.returncode == 1
     assert result.stderr == "job_queues.main.compute_environments[0]: no compute environment named 'gpu'; defined: cpu\n"
+
+
+def test_plan_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """`python -m wove_batch plan … | head -3`: no BrokenPipeError traceback. The plan is made
+    larger than a pipe holds, so the writer is still writing when the reader goes away."""
+    queues = {f"q{i}": {"compute_environments": ["cpu"]} for i in range(40)}
+    path = write_stack(tmp_path, {**MINIMAL, "job_queues": queues})
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    process = subprocess.Popen([sys.executable, "-m", "wove_batch", "plan", str(path), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # the reader goes away
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0
+    assert first.decode() == "{\n"
+    assert stderr == ""
