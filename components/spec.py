@@ -268,9 +268,16 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+# Errors echo at most this much of a value: a 10 MB value must not become a 10 MB message.
+DESCRIBE_MAX = 120
+
+
 def describe(value: Any) -> str:
-    """A value as an error message shows it."""
-    return repr(value)
+    """A value as an error message shows it, bounded."""
+    shown = repr(value)
+    if len(shown) <= DESCRIBE_MAX:
+        return shown
+    return f"{shown[:DESCRIBE_MAX]}… ({len(shown)} characters)"
 
 
 INVALID: Any = type("Invalid", (), {"__repr__": lambda self: "INVALID"})()

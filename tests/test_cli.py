@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import MINIMAL, REPO, physical
@@ -140,3 +141,52 @@ def test_plan_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> Non
     assert process.wait(timeout=120) == 0
     assert first.decode() == "{\n"
     assert stderr == ""
+
+
+BOMB = "".join(
+    f"    {name}: &{name} [{', '.join([f'*{previous}'] * 9) if previous else ', '.join(['lol'] * 9)}]\n"
+    for previous, name in zip([""] + list("abcdefgh"), "abcdefghi")
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("config:\n  aws:region: us-east-1\n  unused:\n" + BOMB,
+         "expands to over 100000 values through YAML aliases; not a stack file"),
+        ("config:\n  x: &x [*x]\n", "expands to over 100000 values through YAML aliases; not a stack file"),
+        ("config: " + "[" * 20000 + "]" * 20000 + "\n", "nested too deeply to be a stack file"),
+        (b"config:\n  aws:region: \"\xff\"\n", "not UTF-8 text (byte 0xff at offset 23)"),
+        ("config:\n  tag: " + "x" * (1024 * 1024) + "\n", f"{1024 * 1024 + 16} bytes; a stack file takes at most 1048576"),
+    ],
+    ids=["alias bomb", "recursive alias", "deep nesting", "not utf-8", "huge file"],
+)
+def test_hostile_stack_files_end_fast_with_one_clear_line(tmp_path: Path, content: str | bytes, message: str) -> None:
+    import resource
+    import time
+
+    path = tmp_path / "Pulumi.hostile.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "wove_batch", "check", str(path)], capture_output=True, text=True, cwd=REPO)
+    elapsed = time.monotonic() - started
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"error: {path}: {message}\n")
+    assert elapsed < 2
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 200 * 1024  # KiB: under 200 MB
+
+
+def test_a_stack_file_that_is_a_device_and_a_name_that_is_a_number_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.zero.yaml").symlink_to("/dev/zero")
+    result = run_cli("check", str(tmp_path / "Pulumi.zero.yaml"))
+    assert (result.returncode, result.stderr) == (2, f"error: {tmp_path / 'Pulumi.zero.yaml'}: not a regular file\n")
+    path = write_stack(tmp_path, MINIMAL, **{"wove-batch:name": 42})
+    result = run_cli("check", str(path))
+    assert (result.returncode, result.stdout) == (1, "wove-batch:name: expected a string, got 42\n")
+
+
+def test_plan_of_a_stack_file_without_its_program_says_so(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, MINIMAL)
+    result = run_cli("plan", str(path))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"error: {path}: no __main__.py beside it; plan runs the stack's program, which lives "
+                             "next to its Pulumi.yaml and stack files\n")

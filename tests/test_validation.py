@@ -357,3 +357,9 @@ def test_longest_cluster_name_gives_role_names_iam_accepts() -> None:
     roles = [r.state["name"] for r in plan_of(cluster, name=name).of_type("aws:iam/role:Role")]
     assert len(roles) == 4
     assert max(len(role) for role in roles) == 64
+
+
+def test_errors_echo_a_bounded_prefix_of_a_huge_value() -> None:
+    cluster = {**MINIMAL, "job_definitions": {"worker": {"vcpus": "x" * 5000}}}
+    (error,) = validate_cluster(cluster, "wove-test")[1]
+    assert str(error) == "job_definitions.worker.vcpus: expected a number, got '" + "x" * 119 + "… (5002 characters)"

@@ -63,6 +63,11 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
 def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, out: TextIO) -> int:
     from .plan import run_stack  # imports Pulumi: only the plan needs it
 
+    program = stack.project_dir / "__main__.py"
+    if not program.is_file():
+        print(f"error: {stack.path}: no __main__.py beside it; plan runs the stack's program, which lives "
+              "next to its Pulumi.yaml and stack files", file=sys.stderr)
+        return EXIT_UNREADABLE
     plan = run_stack(stack)
     document = plan.to_json(show_secrets=show_secrets)
     if as_json:

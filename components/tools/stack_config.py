@@ -37,9 +37,10 @@ class StackFile:
         return cluster_name(self.config.get(NAME_KEY), self.stack)
 
 
-def cluster_name(configured: Optional[str], stack: str) -> str:
-    """`wove-batch:name`, else `wove-<stack>` in lower case."""
-    return configured if configured is not None else f"wove-{stack.lower()}"
+def cluster_name(configured: Any, stack: str) -> str:
+    """`wove-batch:name`, else `wove-<stack>` in lower case (a name that is not a string is
+    reported by validate_stack; the default stands in for it meanwhile)."""
+    return configured if isinstance(configured, str) else f"wove-{stack.lower()}"
 
 
 def load_stack_file(path: str | Path) -> StackFile:
@@ -74,12 +75,68 @@ def validate_stack(stack: StackFile) -> tuple[Optional[WoveBatchClusterArgs], li
     return args, errors + cluster_errors
 
 
+# Stack files are small; these bounds keep a hostile one (a symlink to /dev/zero, an alias
+# bomb, a document nested a million deep) from costing more than a moment and a few MB.
+MAX_STACK_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_NODES = 100_000
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            raise StackFileError(f"{path}: not a regular file")
+        size = path.stat().st_size
+        if size > MAX_STACK_FILE_BYTES:
+            raise StackFileError(f"{path}: {size} bytes; a stack file takes at most {MAX_STACK_FILE_BYTES}")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_STACK_FILE_BYTES + 1)
     except OSError as exc:
         raise StackFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_STACK_FILE_BYTES:  # grew while being read
+        raise StackFileError(f"{path}: over {MAX_STACK_FILE_BYTES} bytes; a stack file takes at most that")
     try:
-        return yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StackFileError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None and _expanded_size(node) > MAX_EXPANDED_NODES:
+                raise StackFileError(
+                    f"{path}: expands to over {MAX_EXPANDED_NODES} values through YAML aliases; not a stack file"
+                )
+            return loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise StackFileError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+    except RecursionError:
+        raise StackFileError(f"{path}: nested too deeply to be a stack file") from None
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document holds once every alias is expanded, counted without
+    expanding (each node once; stops counting past the limit)."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        if children_done or not children:
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_EXPANDED_NODES + 1)
+            visiting.discard(id(node))
+            continue
+        if any(id(child) in visiting or child is node for child in children):
+            return MAX_EXPANDED_NODES + 1  # an alias to its own ancestor: endless
+        visiting.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
