@@ -120,7 +120,7 @@ def test_payloads_just_under_and_just_over_the_inline_limit_each_go_the_right_wa
         while low < high:  # the largest argument whose job keeps its payload inline
             middle = (low + high + 1) // 2
             before = len(sent)
-            w = weave_of("x" * middle)
+            weave_of("x" * middle)
             inline = "WOVE_BACKEND_PAYLOAD" in {v["name"] for v in sent[before]["containerOverrides"]["environment"]}
             low, high = (middle, high) if inline else (low, middle - 1)
         jobs_before = len(jobs.jobs)
