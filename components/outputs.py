@@ -76,6 +76,7 @@ def render_wove_environments(
         rendered[name] = {
             "executor": "aws_batch",
             "executor_config": executor_config,
-            "wove_batch": {"results": results[name], "exchange_bucket": exchange_bucket, "region": region},
+            "wove_batch": {"results": results[name], "exchange_bucket": exchange_bucket, "region": region,
+                           "array_jobs": env.array_jobs},
         }
     return rendered

@@ -2,6 +2,8 @@
 policies (resources/exchange.py) grant: the exchange bucket's layout and the job's variables.
 
 Payloads:  s3://<bucket>/payloads/<session>/<slot>.json   written by the submitter, read by the job
+Packs:     s3://<bucket>/payloads/<session>/<batch>.pack   an array job's payloads in one object:
+           child <i> reads its entry with two ranged GETs (pack_payloads below)
 Results:   s3://<bucket>/results/<session>/<slot>/<n>-<type>.json   written by the job, read and
            deleted by the submitter
 
@@ -17,8 +19,10 @@ RESULTS_PREFIX = "results/"
 
 # Wove's own variable: the whole base64 payload, inline.
 INLINE_PAYLOAD_VARIABLE = "WOVE_BACKEND_PAYLOAD"
-# s3://bucket/key of the payload; `{index}` stands for AWS_BATCH_JOB_ARRAY_INDEX.
+# s3://bucket/key of the payload.
 PAYLOAD_URI_VARIABLE = "WOVE_BATCH_PAYLOAD_URI"
+# s3://bucket/key of an array job's pack; each child reads entry AWS_BATCH_JOB_ARRAY_INDEX.
+PAYLOAD_PACK_URI_VARIABLE = "WOVE_BATCH_PAYLOAD_PACK_URI"
 # s3://bucket/prefix/ the job writes its events under (exchange mode); `{index}` as above.
 RESULTS_URI_VARIABLE = "WOVE_BATCH_RESULTS_URI"
 # Set by AWS Batch in each child of an array job.
@@ -26,7 +30,11 @@ ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
 INDEX_PLACEHOLDER = "{index}"
 
 # Variables a job definition may not set: the submitter sets them per job.
-RESERVED_VARIABLES = (INLINE_PAYLOAD_VARIABLE, PAYLOAD_URI_VARIABLE, RESULTS_URI_VARIABLE)
+RESERVED_VARIABLES = (INLINE_PAYLOAD_VARIABLE, PAYLOAD_URI_VARIABLE, PAYLOAD_PACK_URI_VARIABLE, RESULTS_URI_VARIABLE)
+
+# A pack starts with len(payloads) + 1 offsets of PACK_OFFSET_WIDTH ASCII digits each: entry i
+# is bytes [offset i, offset i+1) of the object. One PUT per array job instead of one per task.
+PACK_OFFSET_WIDTH = 16
 
 
 def s3_uri(bucket: str, key: str) -> str:
@@ -45,6 +53,37 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 def payload_key(session: str, slot: str) -> str:
     return f"{PAYLOADS_PREFIX}{session}/{slot}.json"
+
+
+def pack_key(session: str, batch: str) -> str:
+    return f"{PAYLOADS_PREFIX}{session}/{batch}.pack"
+
+
+def pack_payloads(payloads: list[str]) -> bytes:
+    """The pack of these base64 payloads (ASCII), in order."""
+    header_size = (len(payloads) + 1) * PACK_OFFSET_WIDTH
+    offsets = [header_size]
+    for payload in payloads:
+        offsets.append(offsets[-1] + len(payload))
+    header = "".join(f"{offset:0{PACK_OFFSET_WIDTH}d}" for offset in offsets)
+    return (header + "".join(payloads)).encode("ascii")
+
+
+def pack_offsets_range(index: int) -> str:
+    """The HTTP Range of entry `index`'s two offsets."""
+    start = index * PACK_OFFSET_WIDTH
+    return f"bytes={start}-{start + 2 * PACK_OFFSET_WIDTH - 1}"
+
+
+def pack_entry_range(offsets: bytes, index: int) -> str:
+    """The HTTP Range of entry `index`, from the bytes pack_offsets_range named."""
+    text = offsets.decode("ascii")
+    if len(text) != 2 * PACK_OFFSET_WIDTH or not text.isdigit():
+        raise ValueError(f"entry {index}: not a pack header: {text[:64]!r}")
+    start, end = int(text[:PACK_OFFSET_WIDTH]), int(text[PACK_OFFSET_WIDTH:])
+    if end <= start:
+        raise ValueError(f"entry {index}: empty or reversed range {start}-{end}")
+    return f"bytes={start}-{end - 1}"
 
 
 def results_prefix(session: str, slot: str = "") -> str:

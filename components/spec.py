@@ -175,6 +175,11 @@ class WoveEnvironmentArgs:
         "bucket, no inbound route needed). Default: callback when the stack has a callback, else exchange.",
         default=None,
     )
+    array_jobs: bool = _doc(
+        "Whether tasks arriving together (a map) go to Batch as one array job, one child per task; off: one job "
+        "per task.",
+        default=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Any, Callable, Optional
 
 import boto3
 
+from wove_batch.protocol import ARRAY_INDEX_VARIABLE, PAYLOAD_PACK_URI_VARIABLE
 from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, Plan
 
 REGION = "us-east-1"
@@ -54,6 +55,11 @@ TRANSLATIONS = {
     "bucket policy": "moto accepts the TLS-only policy but evaluates its Deny without the aws:SecureTransport "
     "condition, refusing every request even over TLS (which the harness uses); it is put, so that moto checks it, "
     "then removed, and kept in Deployment.bucket_policies",
+    "array jobs": "AWS lists an array job's children only by arrayJobId, and its ECS agent gives each child "
+    "AWS_BATCH_JOB_ARRAY_INDEX; moto lists the children with the queue's jobs too and sets no index, so the "
+    "harness (the compute environment) runs the children, not the parent, and sets the index from the child's "
+    "id `<arrayJobId>:<index>`. moto describes a new parent without arrayProperties until all its children "
+    "exist; a job holding a payload pack and no index is a parent too",
     "s3 bucket settings": "the provider's one resource per bucket setting (public access block, ownership, encryption, "
     "lifecycle, policy) is one S3 Put*Bucket* call each, with the API's capitalized member names",
 }
@@ -482,6 +488,7 @@ class JobRunner:
             closed = free_port()
             self.base_env.update({"http_proxy": f"http://127.0.0.1:{closed}", "no_proxy": "localhost"})
         self.jobs: dict[str, RanJob] = {}
+        self.array_parents: set[str] = set()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers)
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -503,16 +510,30 @@ class JobRunner:
             for queue in self.queues:
                 for status in JOB_STATUSES:
                     summaries = self.batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]
-                    new = [s["jobId"] for s in summaries if s["jobId"] not in self.jobs]
-                    if new:
-                        for job in self.batch.describe_jobs(jobs=new)["jobs"]:
-                            self._start(job)
+                    self._start_new([s["jobId"] for s in summaries])
+
+    def _start_new(self, job_ids: list[str]) -> None:
+        new = [job_id for job_id in job_ids if job_id not in self.jobs and job_id not in self.array_parents]
+        for start in range(0, len(new), 100):
+            for job in self.batch.describe_jobs(jobs=new[start : start + 100])["jobs"]:
+                variables = {v["name"] for v in job["container"].get("environment", [])}
+                if (job.get("arrayProperties") or {}).get("size") or (
+                    ":" not in job["jobId"] and PAYLOAD_PACK_URI_VARIABLE in variables
+                ):
+                    # An array job runs as its children (TRANSLATIONS["array jobs"]).
+                    self.array_parents.add(job["jobId"])
+                    children = self.batch.list_jobs(arrayJobId=job["jobId"])["jobSummaryList"]
+                    self._start_new([child["jobId"] for child in children])
+                elif job["jobId"] not in self.jobs:  # a child may come with its parent's listing too
+                    self._start(job)
 
     def _start(self, job: dict[str, Any]) -> None:
         container = job["container"]
         environment = {}
         for variable in container.get("environment", []):
             environment.setdefault(variable["name"], variable["value"])
+        if ":" in job["jobId"]:  # what the ECS agent sets in each child of an array job
+            environment[ARRAY_INDEX_VARIABLE] = job["jobId"].rsplit(":", 1)[1]
         # What the ECS agent adds for a job with a job role (moto's job omits the role: its
         # definition has it).
         (definition,) = self.batch.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])["jobDefinitions"]

@@ -257,7 +257,8 @@ def test_minimal_cluster_outputs() -> None:
                     "client_options": {"region_name": REGION},
                 },
                 # no callback: results come back through the exchange bucket
-                "wove_batch": {"results": "exchange", "exchange_bucket": physical("wove-test-exchange"), "region": REGION},
+                "wove_batch": {"results": "exchange", "exchange_bucket": physical("wove-test-exchange"), "region": REGION,
+                               "array_jobs": True},
             }
         },
         "exchange_bucket": physical("wove-test-exchange"),

@@ -63,7 +63,7 @@ def test_container_without_payload_exits_non_zero(docker_engine: Any, worker_ima
     assert ran.returncode == 1
     assert ran.stderr.decode() == (
         "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
-        "(or its exchange-bucket location as WOVE_BATCH_PAYLOAD_URI).\n"
+        "(or its exchange-bucket location as WOVE_BATCH_PAYLOAD_URI or WOVE_BATCH_PAYLOAD_PACK_URI).\n"
     )
 
 

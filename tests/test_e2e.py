@@ -66,14 +66,15 @@ def stack(moto: MotoServer) -> Plan:
 
 
 @pytest.fixture
-def environments(stack: Plan, moto: MotoServer) -> Iterator[dict[str, Any]]:
-    """The helper's environments, with only the boto3 client pointed at moto, in wove.config."""
+def environments(stack: Plan, moto: MotoServer, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The helper's environments, with only the boto3 client pointed at moto, in wove.config
+    (with the helper's options a test gives as the fixture's indirect parameter)."""
+    options = {"poll_seconds": 0.5, "results_poll_seconds": 0.2, **getattr(request, "param", {})}
     envs = wove_environments(
         {"wove_environments": stack.outputs["wove_environments"]},
         client_factory=lambda **options: moto.client("batch", **options),
         s3_factory=lambda **options: moto.client("s3", **options),
-        poll_seconds=0.5,
-        results_poll_seconds=0.2,
+        **options,
     )
     wove.config(environments=envs)
     try:
@@ -128,9 +129,13 @@ def test_one_task_runs_as_a_batch_job_and_returns(
     assert "WOVE_BACKEND_PAYLOAD" in job.environment and job.returncode == 0
 
 
+@pytest.mark.parametrize("environments", [{"array_jobs": True}, {"array_jobs": False}], indirect=True,
+                         ids=["array jobs", "one job per task"])
 def test_fan_out_of_twenty_tasks_over_two_queues(
     stack: Plan, moto: MotoServer, environments: dict, worker_venv: Path, app_dir: Path
 ) -> None:
+    """A map per queue: as one array job each (children `<arrayJobId>:<index>`), or, with
+    array jobs off, one plain job per task."""
     import wove_demo_tasks
 
     with runner(moto, stack, worker_venv, app_dir) as jobs:
@@ -149,7 +154,17 @@ def test_fan_out_of_twenty_tasks_over_two_queues(
     assert [job.returncode for job in ran] == [0] * 20
     by_queue = Counter(job.job_queue.rsplit("/", 1)[1] for job in ran)
     assert by_queue == {stack.outputs["job_queues"]["high"]: 10, stack.outputs["job_queues"]["low"]: 10}
-    assert len({job.job_name for job in ran}) == 20
+    if environments["batch"]["executor_config"]["client"].batcher is None:
+        assert len({job.job_name for job in ran}) == 20 and jobs.array_parents == set()
+        assert all(JOB_NAME.fullmatch(job.job_name) and ":" not in job.job_id for job in ran)
+        return
+    assert len(jobs.array_parents) == 2
+    for task in ("urgent", "bulk"):
+        children = sorted((job for job in ran if job.job_name.startswith(f"wove-{task}-x10-")), key=lambda job: job.job_id)
+        (parent,) = {job.job_id.rsplit(":", 1)[0] for job in children}
+        assert parent in jobs.array_parents
+        assert [job.job_id for job in children] == sorted(f"{parent}:{index}" for index in range(10))
+        assert re.fullmatch(rf"wove-{task}-x10-[0-9a-f]{{32}}", children[0].job_name)
 
 
 def test_task_error_reaches_the_caller(

@@ -125,7 +125,7 @@ def test_each_environment_gets_its_results_mode(callback: Any, results: Any, exp
     if results:
         cluster["wove_environments"]["batch"]["results"] = results
     environment = plan_of(cluster).outputs["wove_environments"]["batch"]
-    assert environment["wove_batch"] == {"results": expected, "exchange_bucket": BUCKET, "region": REGION}
+    assert environment["wove_batch"] == {"results": expected, "exchange_bucket": BUCKET, "region": REGION, "array_jobs": True}
     # exchange results: no callback server reachable from outside; Wove listens on 127.0.0.1
     assert ("callback_url" in environment["executor_config"]) == (expected == "callback")
 

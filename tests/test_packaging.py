@@ -82,7 +82,7 @@ def test_an_application_installs_the_helper_and_the_worker_without_pulumi(wheel:
     worker = run(str(python), "-m", "wove_batch.worker", cwd=tmp_path, check=False)
     assert (worker.returncode, worker.stderr) == (1, (
         "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
-        "(or its exchange-bucket location as WOVE_BATCH_PAYLOAD_URI).\n"))
+        "(or its exchange-bucket location as WOVE_BATCH_PAYLOAD_URI or WOVE_BATCH_PAYLOAD_PACK_URI).\n"))
     pins = run(str(python), "-c", "import importlib.metadata as m; print(m.version('wove'), m.version('cloudpickle'), m.version('boto3'))")
     import importlib.metadata as metadata
 

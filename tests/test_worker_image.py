@@ -168,7 +168,7 @@ def test_worker_without_payload_exits_non_zero_with_a_clear_message(worker_venv:
     assert (code, stderr, frames) == (
         1,
         "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
-        "(or its exchange-bucket location as WOVE_BATCH_PAYLOAD_URI).\n",
+        "(or its exchange-bucket location as WOVE_BATCH_PAYLOAD_URI or WOVE_BATCH_PAYLOAD_PACK_URI).\n",
         [],
     )
 

@@ -159,3 +159,12 @@ FARGATE_SPOT_INTERRUPTED_STATUS_REASON = "Your Spot Task was interrupted*"
 # larger image than the CPU AMI's 30 GiB; give their instances room by default.
 GPU_ROOT_VOLUME_GIB_DEFAULT = 100
 ROOT_VOLUME_GIB_DEFAULT = 30
+
+# SubmitJob: 50 calls a second per account and region (TooManyRequestsException past it).
+# https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html
+SUBMIT_JOB_TPS = 50
+
+# An array job has 2 to 10,000 children, each with AWS_BATCH_JOB_ARRAY_INDEX.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ArrayProperties.html
+ARRAY_SIZE_MIN = 2
+ARRAY_SIZE_MAX = 10_000

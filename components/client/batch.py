@@ -2,37 +2,48 @@
 the adapter's traps on AWS and carries the task's data.
 
 - Job names: made valid for Batch (names.py).
-- Payload placement: inline in `WOVE_BACKEND_PAYLOAD` while the job's `containerOverrides`
-  stay within INLINE_OVERRIDES_BUDGET (Batch fails a job past 8192 characters after accepting
-  it); otherwise the payload goes to the exchange bucket and the job gets its location. A
-  payload that cannot be written raises ExchangeError before any SubmitJob.
+- Submitting: inside Wove's event loop `submit_job` returns a future at once (Wove's adapter
+  awaits it) and the call runs on the Submitter's threads, paced under the SubmitJob quota and
+  retried (submitting.py); outside an event loop it blocks and returns the response.
+- Array jobs: tasks of one environment arriving within `array_window_seconds` go to Batch as
+  one array job, each child running its own task from the payload pack (arrays.py). Each task's
+  submission is `<arrayJobId>:<index>`, so that Wove cancels, and the watcher fails, a child.
+- Payload placement (plain jobs): inline in `WOVE_BACKEND_PAYLOAD` while the job's
+  `containerOverrides` stay within INLINE_OVERRIDES_BUDGET (Batch fails a job past 8192
+  characters after accepting it); otherwise the payload goes to the exchange bucket and the
+  job gets its location. A payload that cannot be written raises ExchangeError before any
+  SubmitJob.
 - Results: in exchange mode the job gets a results location and the ResultPoller hands its
   events to Wove's callback server here; in callback mode the worker posts them itself.
-- Failed jobs: DescribeJobs (100 ids a call) while any submitted job is unfinished; a job
-  Batch reports FAILED becomes a `task_error` for its task with Batch's reason, so the caller
-  gets an exception within seconds instead of waiting forever. Wove keeps the first frame of
-  a task: if the worker already answered, the late error is ignored.
+- Failed jobs (watcher.py): a job or child Batch reports FAILED becomes a `task_error` for its
+  task with Batch's reason. Wove keeps the first frame of a task: if the worker already
+  answered, the late error is ignored.
+- Cancelling: Wove's `cancel_job` becomes TerminateJob, which also ends a job that already
+  started (CancelJob leaves a STARTING or RUNNING job running).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from .. import protocol
-from ..aws.limits import DESCRIBE_JOBS_MAX_IDS, INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
-from .background import OnDemandLoop
+from ..aws.limits import INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
+from .arrays import ArrayBatcher, Queued
 from .exchange import Exchange, Expected, ResultPoller
 from .names import batch_job_name
+from .submitting import Submitter, settle
+from .watcher import JobWatcher, Submitted, WatchedArray
 
 log = logging.getLogger(__name__)
 
-_TERMINAL = ("SUCCEEDED", "FAILED")
+CANCEL_REASON = "Cancelled by Wove."
 
 
 class PayloadTooLargeError(ValueError):
@@ -50,13 +61,24 @@ def overrides_length(overrides: Mapping[str, Any]) -> int:
 
 
 @dataclass
-class Submitted:
-    """What the watcher knows of a submitted job."""
+class PreparedJob:
+    """One SubmitJob call of Wove's adapter, taken apart."""
 
-    task: dict[str, Any]  # the Wove payload's run_id, task_id, task_name, callback_url
-    job_name: str
-    slot: str
-    payload_key: Optional[str]
+    params: dict[str, Any]  # as Wove gave them, jobName made valid
+    overrides: dict[str, Any]  # containerOverrides without "environment"
+    variables: list[dict[str, str]]  # the environment's variables, without the payload
+    payload_b64: Optional[str]  # Wove's inline payload
+    task: dict[str, Any]  # the payload's run_id, task_id, task_name, callback_url
+    label: str
+    prefix: str  # Wove's job_name_prefix
+    slot: str = field(default_factory=lambda: uuid.uuid4().hex)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def group(self) -> str:
+        """What tasks sharing one array job must have in common."""
+        params = {k: v for k, v in self.params.items() if k not in ("jobName", "containerOverrides")}
+        return json.dumps([params, self.overrides, self.variables], sort_keys=True, default=str)
 
 
 class WatchedBatchClient:
@@ -71,6 +93,9 @@ class WatchedBatchClient:
         poll_seconds: float = 2.0,
         results_poll_seconds: float = 1.0,
         post_event: Optional[Callable[[str, dict[str, Any]], None]] = None,
+        submitter: Optional[Submitter] = None,
+        array_jobs: bool = True,
+        array_window_seconds: float = 0.1,
     ) -> None:
         if results == "exchange" and exchange is None:
             raise ValueError("exchange results need the exchange bucket")
@@ -79,55 +104,161 @@ class WatchedBatchClient:
         self.results = results
         self.poller = ResultPoller(exchange, poll_seconds=results_poll_seconds) if exchange is not None else None
         self._post_event = post_event or _post_wove_event
-        self._watched: dict[str, Submitted] = {}  # job id -> its task
-        self._lock = threading.Lock()
-        self._watcher = OnDemandLoop("wove-batch-watch", poll_seconds, lambda: bool(self._watched), self._watch_round,
-                                     self._lock)
+        self._owns_submitter = submitter is None
+        self.submitter = submitter or Submitter()
+        # Children read their payloads from the exchange bucket: no bucket, no array jobs.
+        self.batcher: Optional[ArrayBatcher[PreparedJob]] = (
+            ArrayBatcher(array_window_seconds, self._flush_later) if array_jobs and exchange is not None else None
+        )
+        self.watcher = JobWatcher(client, poll_seconds, on_failed=self._report_failure, on_ended=self._job_ended,
+                                  on_array_ended=self._array_ended)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     # --- submitting ----------------------------------------------------------------------
-    def submit_job(self, **params: Any) -> dict[str, Any]:
+    def submit_job(self, **params: Any) -> Any:
+        """Inside an event loop: a future of the response (Wove's adapter awaits it).
+        Outside one: the response, as boto3's submit_job returns it."""
+        job = self._prepare(params)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._submit_plain(job)
+        if self.batcher is not None and job.payload_b64 and job.task.get("run_id") and "arrayProperties" not in params:
+            future = self.batcher.add(job, job.group, loop)
+        else:
+            future = loop.create_future()
+            self.submitter.in_background(lambda: self._submit_plain_to(Queued(job, loop, future)))
+        future.add_done_callback(lambda done: done.cancelled() and job.cancelled.set())
+        return future
+
+    def submit_blocking(self, **params: Any) -> dict[str, Any]:
+        """One plain job, submitted in the calling thread (what submit_job does outside a loop)."""
+        return self._submit_plain(self._prepare(params))
+
+    def cancel_job(self, *, jobId: str, reason: str = CANCEL_REASON, **_: Any) -> Any:
+        """TerminateJob: ends the job (or array child) whatever its state; retried on throttling."""
+        call = lambda: self.submitter.call(self._client.terminate_job, jobId=jobId, reason=reason)  # noqa: E731
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return call()
+        return asyncio.wrap_future(self.submitter.in_background(call))
+
+    def _prepare(self, params: dict[str, Any]) -> PreparedJob:
         overrides = dict(params.get("containerOverrides") or {})
-        variables = list(overrides.get("environment") or [])
+        variables = list(overrides.pop("environment", None) or [])
         inline = [v for v in variables if v.get("name") == protocol.INLINE_PAYLOAD_VARIABLE]
         others = [v for v in variables if v.get("name") != protocol.INLINE_PAYLOAD_VARIABLE]
-        task = json.loads(base64.b64decode(inline[-1]["value"])) if inline else {}
-        params["jobName"] = batch_job_name(str(params.get("jobName", "wove")))
-        task_label = str(task.get("task_name") or task.get("task_id") or params["jobName"])
-        slot = uuid.uuid4().hex
+        payload = inline[-1]["value"] if inline else None
+        task = json.loads(base64.b64decode(payload)) if payload else {}
+        raw_name = str(params.get("jobName", "wove"))
+        run_id = str(task.get("run_id") or "")
+        prefix = raw_name[: -len(run_id) - 1] if run_id and raw_name.endswith(f"-{run_id}") else "wove"
+        params = dict(params, jobName=batch_job_name(raw_name))
+        label = str(task.get("task_name") or task.get("task_id") or params["jobName"])
+        return PreparedJob(params, overrides, others, payload, task, label, prefix)
 
-        if self.results == "exchange" and task:
+    def _submit_plain_to(self, queued: Queued[PreparedJob]) -> None:
+        """On a pool thread: submit, then settle Wove's future (terminating what nobody awaits)."""
+        if queued.job.cancelled.is_set():
+            return  # Wove cancelled the task before it was sent: nothing to undo
+        try:
+            response = self._submit_plain(queued.job)
+        except BaseException as exc:  # noqa: BLE001 - the task's error, in Wove's loop
+            settle(queued.loop, queued.future, error=exc)
+            return
+        settle(queued.loop, queued.future, result=response, if_abandoned=lambda: self._terminate_later(response["jobId"]))
+
+    def _submit_plain(self, job: PreparedJob) -> dict[str, Any]:
+        variables = list(job.variables)
+        is_task = bool(job.task)
+        if self.results == "exchange" and is_task:
             assert self.exchange is not None
-            others.append({"name": protocol.RESULTS_URI_VARIABLE, "value": self.exchange.results_uri(slot)})
+            variables.append({"name": protocol.RESULTS_URI_VARIABLE, "value": self.exchange.results_uri(job.slot)})
+        overrides = dict(job.overrides)
+        inline = [{"name": protocol.INLINE_PAYLOAD_VARIABLE, "value": job.payload_b64}] if job.payload_b64 else []
+        overrides["environment"] = variables + inline
         payload_key: Optional[str] = None
-        overrides["environment"] = others + inline[-1:]
-        if inline and overrides_length(overrides) > INLINE_OVERRIDES_BUDGET:
+        if job.payload_b64 is not None and overrides_length(overrides) > INLINE_OVERRIDES_BUDGET:
             if self.exchange is None:
                 raise PayloadTooLargeError(
-                    f"task {task_label!r}: its containerOverrides are {overrides_length(overrides)} characters, over "
+                    f"task {job.label!r}: its containerOverrides are {overrides_length(overrides)} characters, over "
                     f"the {INLINE_OVERRIDES_BUDGET} sent inline, and this environment has no exchange bucket"
                 )
-            payload_key = self.exchange.put_payload(slot, inline[-1]["value"], task=task_label)
-            overrides["environment"] = others + [
+            payload_key = self.exchange.put_payload(job.slot, job.payload_b64, task=job.label)
+            overrides["environment"] = variables + [
                 {"name": protocol.PAYLOAD_URI_VARIABLE, "value": self.exchange.payload_uri(payload_key)}
             ]
-        params["containerOverrides"] = overrides
+        params = dict(job.params, containerOverrides=overrides)
         try:
-            self._check_size(params, overrides, task_label)
-            if self.results == "exchange" and task:
+            self._check_size(params, overrides, job.label)
+            if self.results == "exchange" and is_task:
                 assert self.poller is not None
-                self.poller.expect(
-                    slot, Expected(task["run_id"], task.get("task_id"), task["callback_url"], payload_key)
-                )
-            response = self._client.submit_job(**params)
-        except Exception:
-            self._abandon(slot, payload_key)  # nothing submitted: nothing left behind
+                self.poller.expect(job.slot, Expected(job.task["run_id"], job.task.get("task_id"),
+                                                      job.task["callback_url"], payload_key))
+            response = self.submitter.submit(self._client, params)
+        except BaseException:
+            self._abandon([job.slot], payload_key)  # nothing submitted: nothing left behind
             raise
-        if task.get("callback_url") and task.get("run_id"):
-            self._watch(response["jobId"], Submitted(task, params["jobName"], slot, payload_key))
+        if job.task.get("callback_url") and job.task.get("run_id"):
+            self.watcher.watch(response["jobId"], Submitted(job.task, params["jobName"], job.slot, payload_key))
         return response
+
+    def _flush_later(self, group: list[Queued[PreparedJob]]) -> None:
+        self.submitter.in_background(lambda: self._submit_group(group))
+
+    def _submit_group(self, group: list[Queued[PreparedJob]]) -> None:
+        """On a pool thread: a group the batcher closed, as one plain job or one array job."""
+        live = [queued for queued in group if not queued.job.cancelled.is_set()]
+        if len(live) <= 1:
+            for queued in live:
+                self._submit_plain_to(queued)
+            return
+        try:
+            response, name = self._submit_array([queued.job for queued in live])
+        except BaseException as exc:  # noqa: BLE001 - every task of the group gets the error
+            for queued in live:
+                settle(queued.loop, queued.future, error=exc)
+            return
+        for index, queued in enumerate(live):
+            child_id = f"{response['jobId']}:{index}"
+            arn = f"{response['jobArn']}:{index}" if response.get("jobArn") else None
+            settle(queued.loop, queued.future, result={"jobId": child_id, "jobName": name, "jobArn": arn},
+                   if_abandoned=lambda child_id=child_id: self._terminate_later(child_id))
+
+    def _submit_array(self, jobs: list[PreparedJob]) -> tuple[dict[str, Any], str]:
+        exchange = self.exchange
+        assert exchange is not None
+        batch = uuid.uuid4().hex
+        first = jobs[0]
+        names = {job.task.get("task_id") or job.label for job in jobs}
+        name = batch_job_name(f"{first.prefix}-{names.pop() if len(names) == 1 else 'tasks'}-x{len(jobs)}-{batch}")
+        label = f"{first.label} (array of {len(jobs)})"
+        pack_key = exchange.put_pack(batch, [str(job.payload_b64) for job in jobs], task=label)
+        variables = list(first.variables) + [
+            {"name": protocol.PAYLOAD_PACK_URI_VARIABLE, "value": exchange.payload_uri(pack_key)}
+        ]
+        if self.results == "exchange":
+            variables.append({"name": protocol.RESULTS_URI_VARIABLE,
+                              "value": exchange.results_uri(f"{batch}/{protocol.INDEX_PLACEHOLDER}")})
+        overrides = dict(first.overrides, environment=variables)
+        params = dict(first.params, jobName=name, containerOverrides=overrides, arrayProperties={"size": len(jobs)})
+        children = {index: Submitted(job.task, name, f"{batch}/{index}", None) for index, job in enumerate(jobs)}
+        try:
+            self._check_size(params, overrides, label)
+            if self.results == "exchange":
+                assert self.poller is not None
+                for child in children.values():
+                    self.poller.expect(child.slot, Expected(child.task["run_id"], child.task.get("task_id"),
+                                                            child.task["callback_url"], None))
+            response = self.submitter.submit(self._client, params)
+        except BaseException:
+            self._abandon([child.slot for child in children.values()], pack_key)
+            raise
+        self.watcher.watch_array(response["jobId"], WatchedArray(name, children, pack_key))
+        return response, name
 
     def _check_size(self, params: Mapping[str, Any], overrides: Mapping[str, Any], task_label: str) -> None:
         """What is left over once the payload is by reference: the environment's own overrides."""
@@ -145,63 +276,56 @@ class WatchedBatchClient:
                 "(30 KiB)"
             )
 
-    def _abandon(self, slot: str, payload_key: Optional[str]) -> None:
+    def _abandon(self, slots: list[str], payload_key: Optional[str]) -> None:
         """A submit that failed leaves nothing behind: no expectation, no payload object."""
         if self.poller is not None:
-            self.poller.forget(slot)
+            for slot in slots:
+                self.poller.forget(slot)
         if payload_key is not None and self.exchange is not None:
             self.exchange.delete(payload_key)
 
-    # --- watching ------------------------------------------------------------------------
-    def _watch(self, job_id: str, submitted: Submitted) -> None:
-        with self._lock:
-            self._watched[job_id] = submitted
-            self._watcher.start()
+    def _terminate_later(self, job_id: str) -> None:
+        """A job whose task Wove cancelled while its submit was in flight: ended, not left to run."""
 
+        def terminate() -> None:
+            try:
+                self.submitter.call(self._client.terminate_job, jobId=job_id, reason=CANCEL_REASON)
+            except Exception:  # noqa: BLE001 - logged: nobody waits for it
+                log.warning("could not terminate job %s of a cancelled task", job_id, exc_info=True)
+
+        try:
+            self.submitter.in_background(terminate)
+        except RuntimeError:  # the pool is shut down
+            terminate()
+
+    # --- after submitting ----------------------------------------------------------------
     def close(self) -> None:
         """Stop watching and polling; jobs still running in Batch are not touched."""
-        self._watcher.stop()
-        with self._lock:
-            self._watched.clear()
+        self.watcher.close()
         if self.poller is not None:
             self.poller.close()
+        if self._owns_submitter:
+            self.submitter.close()
 
     @property
     def is_watching(self) -> bool:
         """Whether a watcher thread is polling Batch now."""
-        return self._watcher.running
+        return self.watcher.running
 
     @property
     def watched_job_ids(self) -> list[str]:
-        with self._lock:
-            return list(self._watched)
+        return self.watcher.job_ids
 
-    def _watch_round(self) -> None:
-        with self._lock:
-            job_ids = list(self._watched)
-        for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
-            self._check(job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
+    def _job_ended(self, submitted: Submitted) -> None:
+        if self.poller is not None and self.results == "exchange":
+            # Its last events may still be in the bucket: delivered by the next round, then dropped.
+            self.poller.retire(submitted.slot)
+        elif submitted.payload_key is not None and self.exchange is not None:
+            self.exchange.delete(submitted.payload_key)
 
-    def _check(self, job_ids: list[str]) -> None:
-        try:
-            jobs = self._client.describe_jobs(jobs=job_ids)["jobs"]
-        except Exception:  # noqa: BLE001 - a failed poll is retried at the next tick
-            log.warning("describe_jobs failed; retrying", exc_info=True)
-            return
-        for job in jobs:
-            if job.get("status") not in _TERMINAL:
-                continue
-            with self._lock:
-                submitted = self._watched.pop(job["jobId"], None)
-            if submitted is None:
-                continue
-            if job["status"] == "FAILED":
-                self._report_failure(job, submitted)
-            if self.poller is not None and self.results == "exchange":
-                # Its last events may still be in the bucket: delivered by the next round, then dropped.
-                self.poller.retire(submitted.slot)
-            elif submitted.payload_key is not None and self.exchange is not None:
-                self.exchange.delete(submitted.payload_key)
+    def _array_ended(self, array: WatchedArray) -> None:
+        if array.pack_key is not None and self.exchange is not None:
+            self.exchange.delete(array.pack_key)
 
     def _report_failure(self, job: dict[str, Any], submitted: Submitted) -> None:
         task = submitted.task

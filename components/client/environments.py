@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from .batch import WatchedBatchClient
 from .exchange import Exchange
+from .submitting import SubmitSettings, Submitter
 
 # Settings of ours in each `wove_environments` entry; Wove ignores the key.
 SETTINGS_KEY = "wove_batch"
@@ -39,16 +40,30 @@ def wove_environments(
     poll_seconds: float = 2.0,
     results_poll_seconds: float = 1.0,
     pickle_by_value: Iterable[str] = (),
+    submit_rate: float = SubmitSettings.rate,
+    submit_concurrency: int = SubmitSettings.concurrency,
+    submit_max_attempts: int = SubmitSettings.max_attempts,
+    array_jobs: Optional[bool] = None,
+    array_window_seconds: float = 0.1,
 ) -> dict[str, dict[str, Any]]:
     """The stack's `wove_environments`, each with a WatchedBatchClient injected.
 
     `client_factory(**client_options)` makes the boto3 Batch client and `s3_factory(**client_options)`
-    the S3 client of the exchange bucket (default: `boto3.client("batch"|"s3", **client_options)`).
-    `poll_seconds`: how often unfinished jobs are described; `results_poll_seconds`: how often the
-    exchange bucket is listed while exchange-mode tasks are outstanding. `pickle_by_value`: module
-    names shipped with each payload (ship_by_value). The result sets no default environment:
-    `local` stays Wove's default, and tasks go to Batch only where a task says so with
-    `@w.do(environment=...)`.
+    the S3 client of the exchange bucket (default: `boto3.client("batch"|"s3", **client_options)`,
+    the Batch client without botocore's own retries: a SubmitJob retried blindly after a lost
+    answer could run a task twice, so the submitter retries it itself). `poll_seconds`: how
+    often unfinished jobs are described; `results_poll_seconds`: how often the exchange bucket is
+    listed while exchange-mode tasks are outstanding. `pickle_by_value`: module names shipped with
+    each payload (ship_by_value).
+
+    Submitting: `submit_rate` SubmitJob calls a second at most (default 45, under AWS's 50 per
+    account and region; shared by all environments of a region), `submit_concurrency` calls in
+    flight, `submit_max_attempts` tries of each. `array_jobs`: tasks of one environment that
+    arrive within `array_window_seconds` go as one array job; None keeps each environment's
+    stack setting (`array_jobs`, default on), True/False overrides it for all.
+
+    The result sets no default environment: `local` stays Wove's default, and tasks go to Batch
+    only where a task says so with `@w.do(environment=...)`.
     """
     document = load_outputs(outputs)
     if "wove_environments" not in document:
@@ -59,12 +74,17 @@ def wove_environments(
             "'wove_environments' is not a mapping: export it with --show-secrets "
             "(pulumi stack output --json --show-secrets)"
         )
+    settings_for_submits = SubmitSettings(rate=submit_rate, concurrency=submit_concurrency,
+                                          max_attempts=submit_max_attempts)
     ship_by_value(pickle_by_value)
     if client_factory is None or s3_factory is None:
         import boto3
+        from botocore.config import Config
 
-        client_factory = client_factory or (lambda **options: boto3.client("batch", **options))
+        no_retries = Config(retries={"mode": "standard", "total_max_attempts": 1})
+        client_factory = client_factory or (lambda **options: boto3.client("batch", config=no_retries, **options))
         s3_factory = s3_factory or (lambda **options: boto3.client("s3", **options))
+    submitters: dict[Any, Submitter] = {}  # one per region: the SubmitJob quota is per region
     result: dict[str, dict[str, Any]] = {}
     for name, environment in environments.items():
         config = dict(environment["executor_config"])
@@ -72,20 +92,29 @@ def wove_environments(
         settings = dict(environment.get(SETTINGS_KEY) or {})
         bucket = settings.get("exchange_bucket")
         exchange = Exchange(s3_factory(**options), bucket) if bucket else None
+        region = options.get("region_name") or settings.get("region")
+        submitter = submitters.setdefault(region, Submitter(settings_for_submits))
         config["client"] = WatchedBatchClient(
             client_factory(**options),
             exchange=exchange,
             results=settings.get("results", "callback"),
             poll_seconds=poll_seconds,
             results_poll_seconds=results_poll_seconds,
+            submitter=submitter,
+            array_jobs=settings.get("array_jobs", True) if array_jobs is None else array_jobs,
+            array_window_seconds=array_window_seconds,
         )
         result[name] = {**environment, "executor_config": config}
     return result
 
 
 def close_environments(environments: Mapping[str, Mapping[str, Any]]) -> None:
-    """Stop the watchers and pollers of environments made by `wove_environments`."""
+    """Stop the watchers, pollers and submit threads of environments made by `wove_environments`."""
+    submitters = {}
     for environment in environments.values():
         client = environment.get("executor_config", {}).get("client")
         if isinstance(client, WatchedBatchClient):
             client.close()
+            submitters[id(client.submitter)] = client.submitter
+    for submitter in submitters.values():
+        submitter.close()

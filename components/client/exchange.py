@@ -8,6 +8,7 @@ posted), deletes what it delivered, and keeps going through transient S3 errors.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -52,12 +53,25 @@ class Exchange:
         try:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=payload_b64.encode("ascii"))
         except Exception as exc:  # noqa: BLE001 - any failure here means: do not submit
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-            raise ExchangeError(
-                f"task {task!r}: cannot write its payload to s3://{self.bucket}/{key} ({code}); nothing was "
-                "submitted. The application's role needs the stack's application policy (application_policy_arn)."
-            ) from exc
+            raise self._write_error(task, key, exc) from exc
         return key
+
+    def put_pack(self, batch: str, payloads: list[str], *, task: str) -> str:
+        """Write an array job's payloads as one pack (protocol.pack_payloads); its key."""
+        key = protocol.pack_key(self.session, batch)
+        try:
+            # Managed transfer: multipart above its threshold, so a pack of any size fits.
+            self.s3.upload_fileobj(io.BytesIO(protocol.pack_payloads(payloads)), self.bucket, key)
+        except Exception as exc:  # noqa: BLE001 - any failure here means: do not submit
+            raise self._write_error(task, key, exc) from exc
+        return key
+
+    def _write_error(self, task: str, key: str, exc: BaseException) -> ExchangeError:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        return ExchangeError(
+            f"task {task!r}: cannot write its payload to s3://{self.bucket}/{key} ({code}); nothing was "
+            "submitted. The application's role needs the stack's application policy (application_policy_arn)."
+        )
 
     def payload_uri(self, key: str) -> str:
         return protocol.s3_uri(self.bucket, key)

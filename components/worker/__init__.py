@@ -3,10 +3,11 @@
 - `WOVE_BACKEND_PAYLOAD` (or argv[1]) holds a Wove payload inline: it runs exactly as
   `python -m wove.backend_worker` runs it (same frames, same exit codes, same messages).
 - `WOVE_BATCH_PAYLOAD_URI` names the payload in the exchange bucket instead (it was too large
-  for the job's container overrides); in an array job `{index}` in it stands for the child's
-  `AWS_BATCH_JOB_ARRAY_INDEX`. It is fetched with the job role's credentials.
+  for the job's container overrides). It is fetched with the job role's credentials.
+- `WOVE_BATCH_PAYLOAD_PACK_URI` (an array job's child) names the pack of all its siblings'
+  payloads: the child reads entry `AWS_BATCH_JOB_ARRAY_INDEX` with two ranged GETs.
 - `WOVE_BATCH_RESULTS_URI` (exchange mode) makes the worker write each event to the bucket,
-  `<prefix><n>-<type>.json`, holding exactly the body it would POST, instead of posting it to
+  `<prefix><n>-<type>.json` (`{index}` in it: the child's array index), holding exactly the body it would POST, instead of posting it to
   the callback URL: the submitter's poller hands it to Wove's callback server.
 
 Either way the task runs through Wove's own `run_backend_payload`. A payload that cannot be
@@ -27,7 +28,7 @@ from .. import protocol
 
 MISSING_PAYLOAD = (
     "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
-    f"(or its exchange-bucket location as {protocol.PAYLOAD_URI_VARIABLE})."
+    f"(or its exchange-bucket location as {protocol.PAYLOAD_URI_VARIABLE} or {protocol.PAYLOAD_PACK_URI_VARIABLE})."
 )
 
 
@@ -35,16 +36,18 @@ class PayloadUnavailableError(RuntimeError):
     """The payload object could not be read from the exchange bucket."""
 
 
+def array_index(environ: Mapping[str, str], what: str) -> int:
+    index = environ.get(protocol.ARRAY_INDEX_VARIABLE)
+    if index is None or not index.isdigit():
+        raise PayloadUnavailableError(f"{what} is an array child's, but {protocol.ARRAY_INDEX_VARIABLE} is {index!r}")
+    return int(index)
+
+
 def resolve_template(uri: str, environ: Mapping[str, str]) -> str:
     """`{index}` becomes this array child's index; a plain job's URI is used as it is."""
     if protocol.INDEX_PLACEHOLDER not in uri:
         return uri
-    index = environ.get(protocol.ARRAY_INDEX_VARIABLE)
-    if index is None or not index.isdigit():
-        raise PayloadUnavailableError(
-            f"{uri} names an array child's payload, but {protocol.ARRAY_INDEX_VARIABLE} is {index!r}"
-        )
-    return uri.replace(protocol.INDEX_PLACEHOLDER, index)
+    return uri.replace(protocol.INDEX_PLACEHOLDER, str(array_index(environ, uri)))
 
 
 class ExchangeSink:
@@ -68,16 +71,32 @@ class ExchangeSink:
         self.s3.upload_fileobj(io.BytesIO(body), self.bucket, key)
 
 
+def _get(s3: Any, uri: str, what: str, **range_: str) -> bytes:
+    bucket, key = protocol.split_s3_uri(uri)
+    try:
+        return s3.get_object(Bucket=bucket, Key=key, **range_)["Body"].read()
+    except Exception as exc:  # noqa: BLE001 - every reason ends the same way: reported, exit 1
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        raise PayloadUnavailableError(f"cannot read {what} {uri}: {code}") from exc
+
+
 def fetch_payload(s3: Any, uri: str) -> dict[str, Any]:
     from wove.backend import payload_from_b64
 
-    bucket, key = protocol.split_s3_uri(uri)
+    return payload_from_b64(_get(s3, uri, "the task payload").decode("ascii"))
+
+
+def fetch_packed_payload(s3: Any, uri: str, index: int) -> dict[str, Any]:
+    """Entry `index` of an array job's pack: its offsets, then its bytes (two ranged GETs)."""
+    from wove.backend import payload_from_b64
+
+    what = f"entry {index} of the payload pack"
+    offsets = _get(s3, uri, what, Range=protocol.pack_offsets_range(index))
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as exc:  # noqa: BLE001 - every reason ends the same way: reported, exit 1
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-        raise PayloadUnavailableError(f"cannot read the task payload {uri}: {code}") from exc
-    return payload_from_b64(body.decode("ascii"))
+        entry_range = protocol.pack_entry_range(offsets, index)
+    except ValueError as exc:
+        raise PayloadUnavailableError(f"cannot read {what} {uri}: {exc}") from None
+    return payload_from_b64(_get(s3, uri, what, Range=entry_range).decode("ascii"))
 
 
 def main(
@@ -92,8 +111,9 @@ def main(
     make_s3 = s3_factory or _default_s3
     inline = argv[0] if argv else environ.get(protocol.INLINE_PAYLOAD_VARIABLE)
     reference = environ.get(protocol.PAYLOAD_URI_VARIABLE)
+    pack = environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE)
     results = environ.get(protocol.RESULTS_URI_VARIABLE)
-    if not inline and not reference:
+    if not inline and not reference and not pack:
         raise SystemExit(MISSING_PAYLOAD)
 
     try:
@@ -103,8 +123,11 @@ def main(
     try:
         if inline:
             payload = backend.payload_from_b64(inline)
+        elif reference:
+            payload = fetch_payload(sink.s3 if sink else make_s3(), reference)
         else:
-            payload = fetch_payload(sink.s3 if sink else make_s3(), resolve_template(str(reference), environ))
+            index = array_index(environ, str(pack))
+            payload = fetch_packed_payload(sink.s3 if sink else make_s3(), str(pack), index)
     except PayloadUnavailableError as exc:
         if sink is not None:
             # The run id is in the payload: the poller fills in whose error this is.
