@@ -183,6 +183,10 @@ class MotoServer:
         self._open(urllib.request.Request(f"{self.endpoint}{path}", data=data, method="POST")).read()
 
     def reset(self) -> None:
+        # moto's reset joins each unfinished job's thread for 0.2 s; held jobs never finish, so
+        # hundreds of them (array children) would take minutes. Let them end first.
+        self.let_moto_run_jobs()
+        time.sleep(1.5)  # each job thread looks at its status every 0.5 s
         self._post("/moto-api/reset")
         self.let_moto_run_jobs()
 

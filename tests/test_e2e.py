@@ -284,3 +284,86 @@ def test_watcher_polls_in_batches_of_at_most_100_jobs(stack: Plan, moto: MotoSer
     assert len(client.watched_job_ids) == 150  # held SUBMITTED: still watched
     client.close()
     assert client.watched_job_ids == []
+
+
+@pytest.mark.parametrize(("environment", "size"), [("batch", 200), ("batch_exchange", 30)])
+def test_a_map_runs_as_array_children_with_every_result_correct(
+    stack: Plan, moto: MotoServer, environments: dict, worker_venv: Path, app_dir: Path, environment: str, size: int
+) -> None:
+    """Each child reads its own payload from the pack by AWS_BATCH_JOB_ARRAY_INDEX; with
+    exchange results each writes under its own `<batch>/<index>/` prefix."""
+    import wove_demo_tasks
+
+    with JobRunner(moto, list(stack.outputs["job_queues"].values()), worker_venv / "bin", app_dir, workers=16) as jobs:
+        with wove.weave() as w:
+            @w.do(range(size), environment=environment)
+            def mapped(item: int) -> int:
+                return wove_demo_tasks.square(item)
+        ran = jobs.wait_idle(size, timeout=120)
+    assert w.result.mapped == [i * i for i in range(size)]
+    assert [job.returncode for job in ran] == [0] * size
+    children = Counter(job.job_id.rsplit(":", 1)[0] for job in ran)
+    assert set(children) == jobs.array_parents and sum(children.values()) == size
+    submits = moto.client("batch").list_jobs(jobQueue=stack.outputs["job_queues"]["high"],
+                                              filters=[{"name": "JOB_NAME", "values": ["wove-mapped-x*"]}])
+    assert {job["jobId"] for job in submits["jobSummaryList"] if ":" not in job["jobId"]} == jobs.array_parents
+
+
+def test_a_child_that_dies_fails_its_own_task_while_its_siblings_succeed(
+    stack: Plan, moto: MotoServer, environments: dict, worker_venv: Path, app_dir: Path
+) -> None:
+    """Child 4's process dies without answering; once the harness has run every child, moto is
+    let to finish the jobs (it marks them FAILED, having no Docker): the watcher finds child 4
+    among the array's failed children and fails its task. The siblings had answered: Wove keeps
+    their results and ignores the late reports."""
+    import threading
+
+    import wove_demo_tasks
+
+    with runner(moto, stack, worker_venv, app_dir) as jobs:
+        finisher = threading.Thread(target=lambda: (jobs.wait_idle(6, timeout=60), moto.let_moto_run_jobs()))
+        finisher.start()
+        with wove.weave() as w:
+            @w.do(range(6), environment="batch")
+            def mapped(item: int) -> int:
+                return wove_demo_tasks.die(3) if item == 4 else wove_demo_tasks.square(item)
+        finisher.join()
+        ran = {job.job_id: job for job in jobs.jobs.values()}
+    (parent,) = jobs.array_parents
+    assert {job_id: job.returncode for job_id, job in ran.items()} == {
+        f"{parent}:{index}": 3 if index == 4 else 0 for index in range(6)
+    }
+    with pytest.raises(BatchJobFailedError) as raised:
+        w.result.mapped
+    assert re.fullmatch(rf"AWS Batch job wove-mapped-x6-[0-9a-f]{{32}} \({parent}:4\) of task 'mapped' FAILED: .+",
+                        str(raised.value)), str(raised.value)
+
+
+def test_cancelling_a_weave_terminates_its_outstanding_children(stack: Plan, moto: MotoServer, environments: dict) -> None:
+    """Nobody runs the jobs; once the array is in Batch, a local task fails, Wove cancels the
+    map's 50 tasks, and each child is terminated with Wove's reason."""
+    batch = moto.client("batch")
+    queue = stack.outputs["job_queues"]["high"]
+
+    with wove.weave() as w:
+        @w.do(range(50), environment="batch")
+        def mapped(item: int) -> int:
+            return item
+
+        @w.do
+        async def fails_once_the_array_is_submitted() -> None:
+            import asyncio
+
+            while not [job for job in batch.list_jobs(jobQueue=queue, jobStatus="SUBMITTED")["jobSummaryList"]
+                       if ":" not in job["jobId"]]:
+                await asyncio.sleep(0.1)
+            raise RuntimeError("stop the weave")
+
+    with pytest.raises(RuntimeError, match="^stop the weave$"):
+        w.result.fails_once_the_array_is_submitted
+    (parent,) = [job["jobId"] for job in batch.list_jobs(jobQueue=queue, jobStatus="SUBMITTED")["jobSummaryList"]
+                 if ":" not in job["jobId"]]
+    children = batch.describe_jobs(jobs=[f"{parent}:{index}" for index in range(50)])["jobs"]
+    assert sorted((job["jobId"], job.get("statusReason")) for job in children) == sorted(
+        (f"{parent}:{index}", "Cancelled by Wove.") for index in range(50)
+    )
