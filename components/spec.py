@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import enum
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ AllocationStrategy = Literal[
 CpuArchitecture = Literal["x86_64", "arm64"]
 
 ResultsMode = Literal["callback", "exchange"]
+# AWS takes evaluateOnExit's action in any case ("not case sensitive"); it is sent upper case.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_EvaluateOnExit.html
+RetryAction = Literal["RETRY", "EXIT"]
+CASE_INSENSITIVE_LITERALS = (RetryAction,)
 
 # The worker every job definition runs by default: it runs a plain Wove payload exactly as
 # `python -m wove.backend_worker` does, and also payloads and results in the exchange bucket.
@@ -132,7 +137,7 @@ class JobQueueArgs:
 class RetryRuleArgs:
     """One evaluateOnExit rule: RETRY or EXIT when the job's exit matches all patterns given."""
 
-    action: Literal["RETRY", "EXIT"] = _doc("RETRY or EXIT.")
+    action: RetryAction = _doc("RETRY or EXIT (any case, as AWS takes it).")
     on_status_reason: Optional[str] = _doc("Pattern on the job's status reason, e.g. 'Host EC2*'.", default=None)
     on_reason: Optional[str] = _doc("Pattern on the container's reason.", default=None)
     on_exit_code: Optional[str] = _doc("Pattern on the exit code: digits, optionally ending in '*'.", default=None)
@@ -273,6 +278,10 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+
+# AWS Batch's numbers are 32-bit integers (the API's Integer).
+INT32_MAX = 2**31 - 1
+
 # Errors echo at most this much of a value: a 10 MB value must not become a 10 MB message.
 DESCRIBE_MAX = 120
 
@@ -342,6 +351,8 @@ class _Parser:
             raw = raw.value if isinstance(raw, enum.Enum) else raw  # the provider's enums
             if raw in params:
                 return raw
+            if hint in CASE_INSENSITIVE_LITERALS and isinstance(raw, str) and raw.upper() in params:
+                return raw.upper()
             self.fail(path, f"expected one of {', '.join(params)}, got {describe(raw)}")
             return INVALID
         if origin is tuple:
@@ -381,6 +392,12 @@ class _Parser:
     def scalar(self, hint: type, raw: Any, path: str) -> Any:
         if isinstance(raw, bool) and hint is not bool:
             pass
+        elif hint in (int, float) and isinstance(raw, (int, float)) and not math.isfinite(raw):
+            self.fail(path, f"expected a finite number, got {describe(raw)}")
+            return INVALID
+        elif hint in (int, float) and isinstance(raw, (int, float)) and abs(raw) > INT32_MAX:
+            self.fail(path, f"{describe(raw)} is past AWS's 32-bit numbers (at most {INT32_MAX})")
+            return INVALID
         elif hint is float and isinstance(raw, (int, float)):
             return raw
         elif hint is int and isinstance(raw, float) and raw.is_integer():

@@ -75,10 +75,17 @@ def test_check_exits_2_on_unreadable_or_unparsable_files(tmp_path: Path) -> None
     assert (result.returncode, result.stderr) == (2, f"error: {wrong_name}: expected a stack file named Pulumi.<stack>.yaml\n")
 
 
+def copy_project(folder: Path) -> None:
+    """The files a stack's project needs beside its stack file: the program and what the
+    image is built from (check looks for image.context and image.dockerfile there)."""
+    for name in ("Pulumi.yaml", "__main__.py", "worker_image/Dockerfile"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text((REPO / name).read_text())
+
+
 def test_plan_json_lists_resources_and_outputs_of_the_real_program(tmp_path: Path) -> None:
     path = write_stack(tmp_path, MINIMAL, **{"wove-batch:name": "plan-test"})
-    (tmp_path / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
-    (tmp_path / "__main__.py").write_text((REPO / "__main__.py").read_text())
+    copy_project(tmp_path)
     result = run_cli("plan", str(path), "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -130,8 +137,7 @@ def test_plan_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> Non
     larger than a pipe holds, so the writer is still writing when the reader goes away."""
     queues = {f"q{i}": {"compute_environments": ["cpu"]} for i in range(40)}
     path = write_stack(tmp_path, {**MINIMAL, "job_queues": queues})
-    for name in ("Pulumi.yaml", "__main__.py"):
-        (tmp_path / name).write_text((REPO / name).read_text())
+    copy_project(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "wove_batch", "plan", str(path), "--json"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     assert process.stdout is not None and process.stderr is not None
@@ -162,13 +168,13 @@ BOMB = "".join(
     ids=["alias bomb", "recursive alias", "deep nesting", "not utf-8", "huge file"],
 )
 def test_hostile_stack_files_end_fast_with_one_clear_line(tmp_path: Path, content: str | bytes, message: str) -> None:
-    """The child runs under hard limits (256 MiB of address space, 10 s of CPU): a runaway would
+    """The child runs under hard limits (200 MB of address space, 2 s of CPU): a runaway would
     die with MemoryError or SIGXCPU instead of printing the one expected line."""
     import resource
 
     def limits() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (256 * 1024 * 1024,) * 2)
-        resource.setrlimit(resource.RLIMIT_CPU, (10, 10))
+        resource.setrlimit(resource.RLIMIT_AS, (200 * 1000 * 1000,) * 2)
+        resource.setrlimit(resource.RLIMIT_CPU, (2, 2))
 
     path = tmp_path / "Pulumi.hostile.yaml"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())

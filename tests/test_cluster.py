@@ -416,15 +416,15 @@ def test_fargate_cluster_needs_no_instance_role_and_sets_network_and_platform() 
 
 
 def test_given_network_is_used_as_is_and_creates_no_security_group() -> None:
-    network = {"vpc_id": "vpc-0abc", "subnet_ids": ["subnet-01", "subnet-02"], "security_group_ids": ["sg-0a"]}
+    network = {"vpc_id": "vpc-0abc0abc", "subnet_ids": ["subnet-01010101", "subnet-02020202"], "security_group_ids": ["sg-0a0a0a0a"]}
     plan = plan_of({**MINIMAL, "network": network})
     assert plan.of_type("aws:ec2/securityGroup:SecurityGroup") == []
     resources = plan.named("wove-test-ce-cpu").inputs["computeResources"]
-    assert (resources["subnets"], resources["securityGroupIds"]) == (["subnet-01", "subnet-02"], ["sg-0a"])
+    assert (resources["subnets"], resources["securityGroupIds"]) == (["subnet-01010101", "subnet-02020202"], ["sg-0a0a0a0a"])
 
 
 def test_subnets_without_groups_put_the_created_group_in_the_subnets_vpc() -> None:
-    plan = plan_of({**MINIMAL, "network": {"subnet_ids": ["subnet-01"]}})
+    plan = plan_of({**MINIMAL, "network": {"subnet_ids": ["subnet-01010101"]}})
     assert plan.named("wove-test-sg").inputs["vpcId"] == "vpc-0f5ub7e7"  # the mocks' answer for getSubnet
 
 

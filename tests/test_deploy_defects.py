@@ -11,7 +11,7 @@ import pytest
 from conftest import ACCOUNT, MINIMAL, REGION, physical, plan_of
 from wove_batch.validation import validate_cluster
 
-FARGATE_NETWORK = {"subnet_ids": ["subnet-0a"], "security_group_ids": ["sg-0a"]}
+FARGATE_NETWORK = {"subnet_ids": ["subnet-0a0a0a0a"], "security_group_ids": ["sg-0a0a0a0a"]}
 
 
 def fargate(env_type: str = "FARGATE", **definition: Any) -> dict[str, Any]:

@@ -294,3 +294,32 @@ def test_tasks_cancelled_while_waiting_for_their_array_are_never_submitted(stand
     assert parent.size == 2
     assert isinstance(responses[1], asyncio.CancelledError)
     assert [responses[0]["jobId"], responses[2]["jobId"]] == [f"{parent.job_id}:0", f"{parent.job_id}:1"]
+
+
+def test_the_worker_posts_again_after_a_connection_error_but_not_after_an_http_answer() -> None:
+    import urllib.error
+
+    from wove_batch.worker import post_with_retries
+
+    calls: list[str] = []
+    outcomes: list[BaseException | None] = [ConnectionResetError(104, "reset"),
+                                            urllib.error.URLError(ConnectionRefusedError(111, "refused")), None]
+
+    def post(url: str, frame: dict, *, timeout: float | None = None) -> None:
+        calls.append(url)
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    slept: list[float] = []
+    post_with_retries(post, sleep=slept.append)("http://submitter/wove/events/t", {"type": "task_result"})
+    assert (len(calls), len(slept)) == (3, 2)
+
+    answered = urllib.error.HTTPError("http://submitter", 404, "Not Found", {}, None)  # type: ignore[arg-type]
+    outcomes[:] = [answered]
+    with pytest.raises(urllib.error.HTTPError):
+        post_with_retries(post, sleep=slept.append)("http://submitter/wove/events/t", {})
+    outcomes[:] = [ConnectionResetError(104, "reset")] * 3
+    with pytest.raises(ConnectionResetError):
+        post_with_retries(post, attempts=3, sleep=slept.append)("http://submitter/wove/events/t", {})
+    assert len(calls) == 3 + 1 + 3

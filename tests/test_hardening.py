@@ -177,7 +177,7 @@ def test_no_wildcard_actions_or_resources_in_any_policy_the_component_writes(dev
 def test_fargate_platform_version_and_public_ip_override() -> None:
     cluster = {
         **MINIMAL,
-        "network": {"subnet_ids": ["subnet-0a"], "security_group_ids": ["sg-0a"], "assign_public_ip": True},
+        "network": {"subnet_ids": ["subnet-0a0a0a0a"], "security_group_ids": ["sg-0a0a0a0a"], "assign_public_ip": True},
         "compute_environments": {"fg": {"type": "FARGATE", "max_vcpus": 8}},
         "job_queues": {"main": {"compute_environments": ["fg"]}},
         "job_definitions": {"worker": {"vcpus": 1, "memory": 2048, "platform_version": "1.4.0"}},
@@ -185,7 +185,7 @@ def test_fargate_platform_version_and_public_ip_override() -> None:
     properties = json.loads(definition(plan_of(cluster), "worker")["containerProperties"])
     assert properties["fargatePlatformConfiguration"] == {"platformVersion": "1.4.0"}
     assert properties["networkConfiguration"] == {"assignPublicIp": "ENABLED"}
-    cluster["network"] = {"subnet_ids": ["subnet-0a"]}
+    cluster["network"] = {"subnet_ids": ["subnet-0a0a0a0a"]}
     properties = json.loads(definition(plan_of(cluster), "worker")["containerProperties"])
     assert properties["networkConfiguration"] == {"assignPublicIp": "DISABLED"}  # given subnets: private by default
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import botocore
 import pytest
 
+from wove_batch.aws.instance_types import ec2_instance_types
 from wove_batch.validation import validate_cluster
 from conftest import MINIMAL
 
@@ -39,6 +41,10 @@ def merged(base: dict[str, Any], patch: dict[str, Any], *, keep_deletes: bool = 
 
 def fargate(patch: dict[str, Any]) -> dict[str, Any]:
     return merged(FARGATE, patch, keep_deletes=True)
+
+
+BOTOCORE = botocore.__version__
+TYPES = len(ec2_instance_types())
 
 
 def errors_of(cluster: Any, name: str = "wove-test") -> list[str]:
@@ -191,7 +197,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         "(max_vcpus 16; largest: m6i.large with 2 vCPU, 8192 MiB, 0 GPU); its jobs would stay RUNNABLE"]),
     ("job above max vcpus", merged(ce(instance_types=["m6i"], max_vcpus=4), jd(vcpus=8)), [
         "job_queues.main: job definition 'worker' (8 vCPU, 2048 MiB, 0 GPU) fits no instance type of queue 'main' "
-        "(max_vcpus 4); its jobs would stay RUNNABLE"]),
+        "(max_vcpus 4; largest: m6i.32xlarge with 128 vCPU, 524288 MiB, 0 GPU); its jobs would stay RUNNABLE"]),
     ("gpu job on cpu instances", {**jd(gpus=1), "wove_environments": {"gpu": {"job_queue": "main", "job_definition": "worker"}}}, [
         "wove_environments.gpu: job definition 'worker' (1 vCPU, 2048 MiB, 1 GPU) fits no instance type of queue 'main' "
         "(max_vcpus 16; largest: m6i.large with 2 vCPU, 8192 MiB, 0 GPU); its jobs would stay RUNNABLE"]),
@@ -201,11 +207,86 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         "wove_environments": {"a": {"job_queue": "main", "job_definition": "worker"},
                               "b": {"job_queue": "fg", "job_definition": "worker"}}}, [
         "job_definitions.worker: serves both EC2/SPOT and FARGATE queues; a job definition is for one platform"]),
+    # --- what AWS refuses although the shapes are right (issue 14) ---
+    ("unknown instance type", ce(instance_types=["m5.superlarge"]), [
+        "compute_environments.cpu.instance_types[0]: 'm5.superlarge' is no EC2 instance type (botocore "
+        f"{BOTOCORE} lists {TYPES} types); did you mean m5.large, m5n.large, m5d.large?"]),
+    ("unknown instance class", ce(instance_types=["zz9.large"]), [
+        "compute_environments.cpu.instance_types[0]: 'zz9.large' is no EC2 instance type (botocore "
+        f"{BOTOCORE} lists {TYPES} types); did you mean z1d.large, r9g.large, m9g.large?"]),
+    ("unknown instance family", ce(instance_types=["m99"]), [
+        f"compute_environments.cpu.instance_types[0]: 'm99' is no EC2 instance family (botocore {BOTOCORE} lists "
+        f"{TYPES} types); did you mean m9g?"]),
+    ("gpus of a family with none", jd(gpus=1), [
+        "job_queues.main: job definition 'worker' (1 vCPU, 2048 MiB, 1 GPU) fits no instance type of queue 'main' "
+        "(max_vcpus 16; largest: m6i.large with 2 vCPU, 8192 MiB, 0 GPU); its jobs would stay RUNNABLE"]),
+    ("job bigger than every type", merged(ce(instance_types=["t2.micro"]), jd(vcpus=2, memory=512)), [
+        "job_queues.main: job definition 'worker' (2 vCPU, 512 MiB, 0 GPU) fits no instance type of queue 'main' "
+        "(max_vcpus 16; largest: t2.micro with 1 vCPU, 1024 MiB, 0 GPU); its jobs would stay RUNNABLE"]),
+    ("past 32 bits", ce(max_vcpus=2147483648, min_vcpus=1e30), [
+        "compute_environments.cpu.max_vcpus: 2147483648 is past AWS's 32-bit numbers (at most 2147483647)",
+        "compute_environments.cpu.min_vcpus: 1e+30 is past AWS's 32-bit numbers (at most 2147483647)"]),
+    ("not a finite number", jd(vcpus=float("inf")), [
+        "job_definitions.worker.vcpus: expected a finite number, got inf"]),
+    ("51 job queues", {"job_queues": {f"q{i}": {"compute_environments": ["cpu"]} for i in range(51)}}, [
+        "job_queues: 52 entries; AWS takes at most 50 per account and region (a quota that cannot be raised), with "
+        "those of other stacks counted too"]),
+    ("51 compute environments", {"compute_environments": {f"c{i}": {"type": "EC2", "instance_types": ["m6i"], "max_vcpus": 4} for i in range(50)}}, [
+        "compute_environments: 51 entries; AWS takes at most 50 per account and region (a quota that cannot be "
+        "raised), with those of other stacks counted too"]),
+    ("job definition over 24 KiB", jd(environment={f"V{i}": "x" * 200 for i in range(130)}), [
+        "job_definitions.worker: registers as about 31178 bytes, over AWS's 24576 per job definition; move large "
+        "environment values into secrets, the image or the payload"]),
+    ("too many tags with ours", {"tags": {f"k{i}": "v" for i in range(49)}}, [
+        "tags: 49 tags and the component's 2 (wove-batch:cluster, wove-batch:compute-environment) make 51, over "
+        "AWS's 50 per resource"]),
+    ("empty tag key", {"tags": {"": "v"}}, ["tags: a tag key is empty; keys take 1..128 characters"]),
+    ("tag characters", {"tags": {"a{b}": "v", "team": "data;platform"}}, [
+        "tags.a{b}: keys take letters, digits, spaces and _ . : / = + - @ only, got 'a{b}'",
+        "tags.team: values take letters, digits, spaces and _ . : / = + - @ only, got 'data;platform'"]),
+    ("our own tag", {"tags": {"wove-batch:cluster": "mine"}}, [
+        "tags.wove-batch:cluster: the component sets this tag itself (it names the cluster's resources); choose "
+        "another key"]),
+    ("callback with a space", {"callback": {"base_url": "https://a b.example.com"}}, [
+        "callback.base_url: a URL has no white space, got 'https://a b.example.com'"]),
+    ("callback with credentials", {"callback": {"base_url": "https://user:pw@runner.example.com"}}, [
+        "callback.base_url: credentials in the URL would be dropped (Wove posts to the URL's host and path only); put "
+        "a proxy in front that adds them"]),
+    ("callback on localhost", {"callback": {"base_url": "http://localhost:8787"}}, [
+        "callback.base_url: localhost is each Batch job's own container, not the submitter; give an address the "
+        "jobs' subnets reach, or use results: exchange"]),
+    ("callback on 127.0.0.1", {"callback": {"base_url": "http://127.0.0.1:8787"}}, [
+        "callback.base_url: 127.0.0.1 is each Batch job's own container, not the submitter; give an address the "
+        "jobs' subnets reach, or use results: exchange"]),
+    ("no such python", {"image": {"python_version": "3.99"}}, [
+        "image.python_version: no Python 3.99 has been released (latest: 3.15)"]),
+    ("python wove does not support", {"image": {"python_version": "3.0"}}, [
+        "image.python_version: Wove needs Python >=3.8, got 3.0"]),
+    ("not an image reference", {"image": {"uri": "not an image!!"}}, [
+        "image.uri: expected an image reference like 123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:1.0 or "
+        "...@sha256:<digest>, got 'not an image!!'"]),
+    ("malformed network ids", {"network": {"vpc_id": "vpc-", "subnet_ids": ["subnet-zz!!"]}}, [
+        "network.vpc_id: expected an id like vpc-0123456789abcdef0, got 'vpc-'",
+        "network.subnet_ids[0]: expected an id like subnet-0123456789abcdef0, got 'subnet-zz!!'"]),
+    ("ssm names", jd(secrets={"A": "team/db", "B": "/aws/reserved", "C": "SSM-param"}), [
+        "job_definitions.worker.secrets.A: an SSM parameter name with a hierarchy begins with '/', got 'team/db'",
+        "job_definitions.worker.secrets.B: SSM parameter names may not begin with aws or ssm (reserved), got "
+        "'/aws/reserved'",
+        "job_definitions.worker.secrets.C: SSM parameter names may not begin with aws or ssm (reserved), got "
+        "'SSM-param'"]),
+    ("on_reason characters", jd(retry_attempts=2, evaluate_on_exit=[{"action": "RETRY", "on_reason": "OOM{kill}",
+                                                                    "on_status_reason": "Host EC2*"}]), [
+        "job_definitions.worker.evaluate_on_exit[0].on_reason: AWS takes letters, digits, periods, colons and "
+        "spaces, optionally ending in '*', got 'OOM{kill}'"]),
+    ("platform_version on ec2", jd(platform_version="1.4.0"), [
+        "job_definitions.worker.platform_version: applies to Fargate definitions only; this one serves EC2 queues, "
+        "got '1.4.0'"]),
     # --- network, image, callback, tags ---
     ("bad network ids", {"network": {"vpc_id": "vpc1", "subnet_ids": ["subnet-1", "sn-2"], "security_group_ids": ["group"]}}, [
-        "network.vpc_id: expected an id starting with 'vpc-', got 'vpc1'",
-        "network.subnet_ids[1]: expected an id starting with 'subnet-', got 'sn-2'",
-        "network.security_group_ids[0]: expected an id starting with 'sg-', got 'group'"]),
+        "network.vpc_id: expected an id like vpc-0123456789abcdef0, got 'vpc1'",
+        "network.subnet_ids[0]: expected an id like subnet-0123456789abcdef0, got 'subnet-1'",
+        "network.subnet_ids[1]: expected an id like subnet-0123456789abcdef0, got 'sn-2'",
+        "network.security_group_ids[0]: expected an id like sg-0123456789abcdef0, got 'group'"]),
     ("bad python version", {"image": {"python_version": "3"}}, [
         "image.python_version: expected a Python 3 major.minor like '3.11', got '3'"]),
     ("callback scheme", {"callback": {"base_url": "ftp://runner"}}, [
@@ -242,8 +323,6 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         "job_definitions.worker.evaluate_on_exit[1].on_exit_code: expected digits, optionally ending in '*', got '1x'"]),
     ("too many retry rules", jd(retry_attempts=2, evaluate_on_exit=[{"action": "EXIT", "on_reason": "*"}] * 6), [
         "job_definitions.worker.evaluate_on_exit: at most 5 rules, got 6"]),
-    ("retry action case", jd(retry_attempts=2, evaluate_on_exit=[{"action": "retry", "on_reason": "*"}]), [
-        "job_definitions.worker.evaluate_on_exit[0].action: expected one of RETRY, EXIT, got 'retry'"]),
     ("fargate platform version", fargate(jd(platform_version="latest")), [
         "job_definitions.worker.platform_version: expected LATEST or a version like 1.4.0, got 'latest'"]),
     ("log retention", {"logs": {"retention_days": 10}}, [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, Optional
 
 Architecture = Literal["x86_64", "arm64"]
@@ -31,11 +32,13 @@ _GIB_PER_VCPU: dict[str, float] = {
     "g": 4, "gr": 8, "p": 7.5, "inf": 2, "trn": 16, "hpc": 4,
 }
 
-# Burstable t-family sizes: (vCPUs, GiB).
+# Burstable t-family sizes: (vCPUs, GiB) of t3/t3a/t4g; t2's small sizes have 1 vCPU.
+# https://aws.amazon.com/ec2/instance-types/t3/ and /t2/
 _T_SIZES: dict[str, tuple[int, float]] = {
     "nano": (2, 0.5), "micro": (2, 1), "small": (2, 2), "medium": (2, 4),
     "large": (2, 8), "xlarge": (4, 16), "2xlarge": (8, 32),
 }
+_T2_VCPUS = {"nano": 1, "micro": 1, "small": 1}
 
 # GPUs of the GPU instance types Batch is used with; other sizes of these families have 1.
 # https://aws.amazon.com/ec2/instance-types/#Accelerated_Computing
@@ -57,6 +60,42 @@ class InstanceSize:
     vcpus: int
     memory_mib: int
     gpus: int
+
+
+@lru_cache(maxsize=1)
+def ec2_instance_types() -> frozenset[str]:
+    """Every instance type EC2 knows: botocore's EC2 service model, its `InstanceType` enum
+    (1,437 names in botocore 1.44; it grows with every release, so upgrading botocore is how
+    a new type becomes known here)."""
+    import botocore.session
+
+    return frozenset(botocore.session.get_session().get_service_model("ec2").shape_for("InstanceType").enum)
+
+
+@lru_cache(maxsize=1)
+def ec2_families() -> dict[str, tuple[str, ...]]:
+    """Each family ("m6i") with its instance types, from ec2_instance_types()."""
+    families: dict[str, list[str]] = {}
+    for name in sorted(ec2_instance_types()):
+        families.setdefault(family_of(name), []).append(name)
+    return {family: tuple(names) for family, names in families.items()}
+
+
+def is_known(instance_type: str) -> bool:
+    """A keyword, a family or a type that EC2 has (per botocore's model)."""
+    if instance_type in KEYWORD_ARCHITECTURES:
+        return True
+    return instance_type in ec2_instance_types() if "." in instance_type else instance_type in ec2_families()
+
+
+def sizes_of(instance_type: str) -> Optional[list[tuple[str, InstanceSize]]]:
+    """The nominal sizes a type or family may launch, by type name; None when unknown (a
+    keyword, or a family none of whose sizes this table knows: no fit check then)."""
+    if instance_type in KEYWORD_ARCHITECTURES:
+        return None
+    members = (instance_type,) if "." in instance_type else ec2_families().get(instance_type, ())
+    known = [(member, size) for member in members if (size := size_of(member)) is not None]
+    return known or None
 
 
 def is_well_formed(instance_type: str) -> bool:
@@ -88,6 +127,8 @@ def size_of(instance_type: str) -> Optional[InstanceSize]:
         if size not in _T_SIZES:
             return None
         vcpus, gib = _T_SIZES[size]
+        if match["gen"] == "2":
+            vcpus = _T2_VCPUS.get(size, vcpus)
         return InstanceSize(vcpus, int(gib * 1024), 0)
     vcpus = _vcpus_of_size(size)
     if vcpus is None or cls not in _GIB_PER_VCPU:
@@ -143,3 +184,9 @@ def _vcpus_of_size(size: str) -> Optional[int]:
         return 4
     multiple = re.fullmatch(r"(\d+)xlarge", size)
     return 4 * int(multiple[1]) if multiple else None
+
+
+def botocore_version() -> str:
+    import botocore
+
+    return str(botocore.__version__)

@@ -168,3 +168,34 @@ SUBMIT_JOB_TPS = 50
 # https://docs.aws.amazon.com/batch/latest/APIReference/API_ArrayProperties.html
 ARRAY_SIZE_MIN = 2
 ARRAY_SIZE_MAX = 10_000
+
+# Tags: at most 50 per resource; keys 1-128 and values 0-256 characters of letters, digits,
+# spaces and _ . : / = + - @; the aws: prefix is AWS's.
+# https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html (tag naming limits)
+TAGS_MAX = 50
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAG_CHARACTERS = r"[\w\s.:/=+\-@]*"
+
+# Per account and region: at most 50 job queues and 50 compute environments (not adjustable).
+# https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html
+JOB_QUEUES_MAX = 50
+COMPUTE_ENVIRONMENTS_MAX = 50
+
+# evaluateOnExit patterns: onStatusReason/onReason take letters, digits, periods, colons and
+# white space, optionally ending in *; onExitCode digits, optionally ending in *; each up to 512.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_EvaluateOnExit.html
+ON_REASON_PATTERN = r"[A-Za-z0-9.:\s]*\*?"
+
+# A job definition (RegisterJobDefinition's request) takes at most 24 KiB.
+# https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html
+JOB_DEFINITION_MAX_BYTES = 24 * 1024
+
+# SSM parameter names: a name with a hierarchy begins with "/", and none may begin with
+# "aws" or "ssm" (any case).
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html
+SSM_RESERVED_PREFIXES = ("aws", "ssm")
+
+# Python minor versions released as of botocore's and this package's release (the image's
+# base is the official `python:<version>-slim`): 3.15.0 came out in October 2026 (PEP 790).
+PYTHON_MINORS_RELEASED = tuple(f"3.{minor}" for minor in range(0, 16))

@@ -3,7 +3,8 @@
 `Exchange` writes payloads and owns this client's session prefix. `ResultPoller` runs only
 while tasks of the exchange mode are outstanding: it lists the session's results, hands each
 event to Wove's own callback server in this process (exactly the body the worker would have
-posted), deletes what it delivered, and keeps going through transient S3 errors.
+posted; each task's events in order, up to DELIVERY_THREADS tasks at once), deletes what it
+delivered, and keeps going through transient S3 errors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import threading
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -23,6 +25,7 @@ from .background import OnDemandLoop
 log = logging.getLogger(__name__)
 
 TERMINAL_EVENTS = ("task_result", "task_error", "task_cancelled")
+DELIVERY_THREADS = 16  # slots fetched and handed over at once
 
 
 class ExchangeError(RuntimeError):
@@ -111,6 +114,7 @@ class ResultPoller:
         self._loop = OnDemandLoop("wove-batch-results", poll_seconds, lambda: bool(self._expected), self._poll_round,
                                   self._lock)
         self.polls = 0  # LIST requests made: what the README's cost figures count
+        self._pool: Optional[ThreadPoolExecutor] = None  # made at the first round with several slots
 
     def expect(self, slot: str, task: Expected) -> None:
         with self._lock:
@@ -142,6 +146,8 @@ class ResultPoller:
         self._loop.stop(grace=10)
         with self._lock:
             self._expected.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _poll_round(self) -> None:
         try:
@@ -160,19 +166,32 @@ class ResultPoller:
         for page in exchange.s3.get_paginator("list_objects_v2").paginate(Bucket=exchange.bucket, Prefix=prefix):
             self.polls += 1
             keys.extend(item["Key"] for item in page.get("Contents", []))
-        delivered = 0
+        by_slot: dict[str, list[str]] = {}
         for key in sorted(keys):
-            slot = key[len(prefix) :].rsplit("/", 1)[0]
+            by_slot.setdefault(key[len(prefix) :].rsplit("/", 1)[0], []).append(key)
+        # Each slot's events in order; slots at once (a map's results arrive together).
+        if len(by_slot) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=DELIVERY_THREADS, thread_name_prefix="wove-batch-deliver")
+            counts = list(self._pool.map(lambda item: self._deliver_slot(*item), by_slot.items()))
+        else:
+            counts = [self._deliver_slot(slot, slot_keys) for slot, slot_keys in by_slot.items()]
+        delivered = sum(counts)
+        with self._lock:
+            done = [slot for slot, retired_in in self._retired.items() if retired_in < this_round]
+        for slot in done:
+            self._finish(slot)
+        return delivered
+
+    def _deliver_slot(self, slot: str, keys: list[str]) -> int:
+        delivered = 0
+        for key in keys:
             with self._lock:
                 task = self._expected.get(slot)
             if task is not None:
                 self._deliver(slot, task, key)
                 delivered += 1
-            exchange.delete(key)  # delivered, or nobody waits for it any more
-        with self._lock:
-            done = [slot for slot, retired_in in self._retired.items() if retired_in < this_round]
-        for slot in done:
-            self._finish(slot)
+            self.exchange.delete(key)  # delivered, or nobody waits for it any more
         return delivered
 
     def _deliver(self, slot: str, task: Expected, key: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +12,8 @@ from typing import Any, Optional
 import yaml
 
 from ..errors import SpecError
-from ..spec import WoveBatchClusterArgs
+from ..aws.instance_types import botocore_version
+from ..spec import WoveBatchClusterArgs, describe
 from ..validation import validate_cluster
 
 NAMESPACE = "wove-batch"
@@ -31,6 +34,7 @@ class StackFile:
     project: str
     stack: str
     config: dict[str, Any]
+    secrets: tuple[str, ...] = ()  # config paths holding Pulumi secrets (placeholders here)
 
     @property
     def cluster_name(self) -> str:
@@ -38,9 +42,12 @@ class StackFile:
 
 
 def cluster_name(configured: Any, stack: str) -> str:
-    """`wove-batch:name`, else `wove-<stack>` in lower case (a name that is not a string is
-    reported by validate_stack; the default stands in for it meanwhile)."""
-    return configured if isinstance(configured, str) else f"wove-{stack.lower()}"
+    """`wove-batch:name`, else `wove-<stack>` in lower case with what AWS names refuse (Pulumi
+    allows `_` and `.` in stack names) made `-` (a name that is not a string is reported by
+    validate_stack; the default stands in for it meanwhile)."""
+    if isinstance(configured, str):
+        return configured
+    return "wove-" + (re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-") or "stack")
 
 
 def load_stack_file(path: str | Path) -> StackFile:
@@ -57,7 +64,37 @@ def load_stack_file(path: str | Path) -> StackFile:
     project_file = path.parent / "Pulumi.yaml"
     project = _read_yaml(project_file) if project_file.exists() else {}
     project_name = project.get("name", NAMESPACE) if isinstance(project, dict) else NAMESPACE
-    return StackFile(path, path.parent.resolve(), str(project_name), match["stack"], dict(config))
+    secrets: list[str] = []
+    config = {key: _without_secrets(value, key, secrets) for key, value in config.items()}
+    if isinstance(config.get(CLUSTER_KEY), str):
+        config[CLUSTER_KEY] = _json_object(config[CLUSTER_KEY])
+    return StackFile(path, path.parent.resolve(), str(project_name), match["stack"], config, tuple(secrets))
+
+
+# A secret (`pulumi config set --secret`) is `{secure: <ciphertext>}` in the stack file; only
+# Pulumi can decrypt it. Offline it stands in as a placeholder, and its field is not checked.
+SECRET_PLACEHOLDERS = {f"{CLUSTER_KEY}.callback.base_url": "https://secret.example.invalid"}
+SECRET_PLACEHOLDER = "secret"
+
+
+def _without_secrets(value: Any, path: str, secrets: list[str]) -> Any:
+    if isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str):
+        secrets.append(path)
+        return SECRET_PLACEHOLDERS.get(path, SECRET_PLACEHOLDER)
+    if isinstance(value, dict):
+        return {key: _without_secrets(item, f"{path}.{key}", secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(item, f"{path}[{i}]", secrets) for i, item in enumerate(value)]
+    return value
+
+
+def _json_object(text: str) -> Any:
+    """Pulumi's `get_object` takes an object given as a JSON string too."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return text  # validation says what it expected
+    return value if isinstance(value, dict) else text
 
 
 def validate_stack(stack: StackFile) -> tuple[Optional[WoveBatchClusterArgs], list[SpecError]]:
@@ -67,12 +104,36 @@ def validate_stack(stack: StackFile) -> tuple[Optional[WoveBatchClusterArgs], li
     if not isinstance(name, str):
         errors.append(SpecError(NAME_KEY, f"expected a string, got {name!r}"))
         name = stack.cluster_name
-    if not isinstance(stack.config.get(REGION_KEY), str):
+    region = stack.config.get(REGION_KEY)
+    if not isinstance(region, str):
         errors.append(SpecError(REGION_KEY, "required: the region to deploy to (pulumi config set aws:region ...)"))
+    elif region not in batch_regions():
+        close = difflib.get_close_matches(region, sorted(batch_regions()), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        errors.append(SpecError(REGION_KEY, f"{describe(region)} is no region with AWS Batch that botocore "
+                                            f"{botocore_version()} knows{hint}"))
+    for key in stack.config:
+        if isinstance(key, str) and key.startswith(f"{NAMESPACE}:") and key not in (NAME_KEY, CLUSTER_KEY):
+            errors.append(SpecError(key, f"unknown key; expected {NAME_KEY} or {CLUSTER_KEY}"))
     if CLUSTER_KEY not in stack.config:
         return None, errors + [SpecError(CLUSTER_KEY, "required: the cluster spec")]
-    args, cluster_errors = validate_cluster(stack.config[CLUSTER_KEY], name)
+    # image.context and image.dockerfile are relative to the Pulumi project: checked when the
+    # stack file sits in one (beside Pulumi.yaml), as `pulumi up` would use it.
+    project_dir = stack.project_dir if (stack.project_dir / "Pulumi.yaml").is_file() else None
+    args, cluster_errors = validate_cluster(stack.config[CLUSTER_KEY], name, project_dir)
+    secret = tuple(path[len(CLUSTER_KEY) + 1 :] for path in stack.secrets if path.startswith(f"{CLUSTER_KEY}."))
+    cluster_errors = [e for e in cluster_errors if not any(e.path == p or e.path.startswith((p + ".", p + "["))
+                                                           for p in secret)]
     return args, errors + cluster_errors
+
+
+def batch_regions() -> frozenset[str]:
+    """Every region of every partition where botocore's endpoint data has AWS Batch."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return frozenset(region for partition in session.get_available_partitions()
+                     for region in session.get_available_regions("batch", partition_name=partition))
 
 
 # Stack files are small; these bounds keep a hostile one (a symlink to /dev/zero, an alias
@@ -99,7 +160,7 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise StackFileError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = StackLoader(text)
         try:
             node = loader.get_single_node()
             if node is not None and _expanded_size(node) > MAX_EXPANDED_NODES:
@@ -113,6 +174,32 @@ def _read_yaml(path: Path) -> Any:
         raise StackFileError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
     except RecursionError:
         raise StackFileError(f"{path}: nested too deeply to be a stack file") from None
+
+
+class StackLoader(yaml.SafeLoader):
+    """YAML as Pulumi reads stack files (YAML 1.2): only true/false are booleans (`yes`, `on`
+    stay strings), and a key given twice in one mapping is an error, not the last one winning."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {describe(key)} (first on line {seen[key] + 1}); YAML would keep "
+                    "only the last", key_node.start_mark)
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+StackLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  list("tTfF"))
 
 
 def _expanded_size(root: yaml.Node) -> int:

@@ -8,6 +8,7 @@ before registering any resource.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import ClusterSpecError, SpecError
@@ -32,18 +33,22 @@ __all__ = ["CLUSTER_NAME_MAX", "CLUSTER_NAME_PATH", "require_valid", "validate_c
 SECTIONS = ("compute_environments", "job_queues", "job_definitions")
 
 
-def validate_cluster(raw: Any, cluster_name: str) -> tuple[Optional[WoveBatchClusterArgs], list[SpecError]]:
-    """Parse and check a cluster spec; the args are None only when a required section is unusable."""
+def validate_cluster(
+    raw: Any, cluster_name: str, project_dir: Optional[Path] = None
+) -> tuple[Optional[WoveBatchClusterArgs], list[SpecError]]:
+    """Parse and check a cluster spec; the args are None only when a required section is
+    unusable. `project_dir`: where image.context and image.dockerfile must exist (None: not
+    checked)."""
     parsed = parse_cluster_args(raw)
     errors = list(parsed.errors) + check_cluster_name(cluster_name)
     if parsed.args is not None:
-        errors += _run_rules(Checks(parsed.args, cluster_name, parsed.broken, parsed.failed))
+        errors += _run_rules(Checks(parsed.args, cluster_name, parsed.broken, parsed.failed, project_dir))
     return parsed.args, errors
 
 
-def require_valid(raw: Any, cluster_name: str) -> WoveBatchClusterArgs:
+def require_valid(raw: Any, cluster_name: str, project_dir: Optional[Path] = None) -> WoveBatchClusterArgs:
     """The parsed args, or ClusterSpecError listing every problem."""
-    args, errors = validate_cluster(raw, cluster_name)
+    args, errors = validate_cluster(raw, cluster_name, project_dir)
     if errors or args is None:
         raise ClusterSpecError(errors)
     return args

@@ -5,15 +5,32 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..topology import wove_environments
+from ..spec import describe
 from .context import Checks
+
+LOOPBACK_HOSTS = ("localhost", "::1", "0.0.0.0")
 
 def check_callback(checks: Checks) -> None:
     callback = checks.args.callback
     if callback is None:
         return
-    url = urlsplit(callback.base_url)
-    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
-        checks.fail("callback.base_url", f"expected an http:// or https:// URL with a host, got {callback.base_url!r}")
+    base_url = callback.base_url
+    url = urlsplit(base_url)
+    try:
+        url.port  # noqa: B018 - raises for a port that is not a number or out of range
+        bad_port = False
+    except ValueError:
+        bad_port = True
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment or bad_port:
+        checks.fail("callback.base_url", f"expected an http:// or https:// URL with a host, got {describe(base_url)}")
+    elif any(character.isspace() for character in base_url):
+        checks.fail("callback.base_url", f"a URL has no white space, got {describe(base_url)}")
+    elif url.username is not None or url.password is not None:
+        checks.fail("callback.base_url", "credentials in the URL would be dropped (Wove posts to the URL's host and "
+                                         "path only); put a proxy in front that adds them")
+    elif url.hostname in LOOPBACK_HOSTS or url.hostname.startswith("127."):
+        checks.fail("callback.base_url", f"{url.hostname} is each Batch job's own container, not the submitter; "
+                                         "give an address the jobs' subnets reach, or use results: exchange")
     if not 1 <= callback.port <= 65535:
         checks.fail("callback.port", f"must be within 1..65535, got {callback.port}")
     else:

@@ -3,10 +3,21 @@ strategies, and what Fargate environments must leave unset."""
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from ..aws import limits
-from ..aws.instance_types import KEYWORD_ARCHITECTURES, architecture_of, is_well_formed, nvidia_ami_problem
+from ..aws.instance_types import (
+    KEYWORD_ARCHITECTURES,
+    architecture_of,
+    botocore_version,
+    ec2_families,
+    ec2_instance_types,
+    is_known,
+    is_well_formed,
+    nvidia_ami_problem,
+)
+from ..spec import describe
 from ..spec import ComputeEnvironmentArgs, UpdatePolicyArgs
 from ..topology import platform_of_environment, takes_update_policy
 from .context import Checks
@@ -56,7 +67,16 @@ def ec2_environment(checks: Checks, path: str, ce: ComputeEnvironmentArgs) -> No
             keywords = ", ".join(KEYWORD_ARCHITECTURES)
             checks.fail(
                 f"{path}.instance_types[{i}]",
-                f"{instance_type!r} is not an instance type (m6g.large), family (m6g) or one of {keywords}",
+                f"{describe(instance_type)} is not an instance type (m6g.large), family (m6g) or one of {keywords}",
+            )
+        elif not is_known(instance_type):
+            known = list(ec2_instance_types()) if "." in instance_type else list(ec2_families())
+            close = difflib.get_close_matches(instance_type, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            checks.fail(
+                f"{path}.instance_types[{i}]",
+                f"{instance_type!r} is no EC2 instance {'type' if '.' in instance_type else 'family'} "
+                f"(botocore {botocore_version()} lists {len(ec2_instance_types())} types){hint}",
             )
     by_arch: dict[str, list[str]] = {}
     for instance_type in ce.instance_types:

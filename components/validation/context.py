@@ -3,6 +3,9 @@ failed to parse (a rule never reports on those again)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 from ..errors import SpecError
 from ..spec import WoveBatchClusterArgs
 from ..topology import cluster_architectures
@@ -12,9 +15,11 @@ class Checks:
     """The state one validation run carries from rule to rule."""
 
     def __init__(
-        self, args: WoveBatchClusterArgs, cluster_name: str, broken: set[tuple[str, str]], failed: set[str]
+        self, args: WoveBatchClusterArgs, cluster_name: str, broken: set[tuple[str, str]], failed: set[str],
+        project_dir: Optional[Path] = None,
     ) -> None:
         self.args = args
+        self.project_dir = project_dir  # where image.context lives; None: not checked
         self.cluster = cluster_name
         self.broken = broken
         self.failed = failed

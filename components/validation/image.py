@@ -1,15 +1,60 @@
-"""The worker image: its Python version must be one cloudpickle payloads can move between."""
+"""The worker image: a Python that exists and that Wove supports (cloudpickle payloads move
+only between equal versions), a prebuilt reference Docker can pull, a build context that
+exists."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from ..aws import limits
+from ..spec import describe
 from .context import Checks
 
 _PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
+# Docker's reference grammar: [registry[:port]/]path[:tag][@digest], lower-case path components.
+_IMAGE_REFERENCE = re.compile(
+    r"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+
+
+def wove_python_requirement() -> str:
+    """Wove's own Requires-Python, from its installed metadata."""
+    import importlib.metadata
+
+    return importlib.metadata.metadata("wove").get("Requires-Python") or ""
+
+
+def satisfies(version: str, requirement: str) -> bool:
+    """`3.11` against clauses like `>=3.8,<4` (the forms Wove's metadata uses)."""
+    ours = tuple(int(part) for part in version.split("."))
+    for clause in filter(None, (c.strip() for c in requirement.split(","))):
+        match = re.fullmatch(r"(>=|<=|>|<|==|!=)\s*(\d+(?:\.\d+)*)(?:\.\*)?", clause)
+        if match is None:
+            continue  # a form this does not read: not a reason to refuse
+        operator, bound = match[1], tuple(int(part) for part in match[2].split("."))[:2]
+        if not {">=": ours >= bound, "<=": ours <= bound, ">": ours > bound, "<": ours < bound,
+                "==": ours == bound, "!=": ours != bound}[operator]:
+            return False
+    return True
 
 
 def check_image(checks: Checks) -> None:
     image = checks.args.image
-    if not _PYTHON_VERSION.fullmatch(image.python_version):
-        checks.fail("image.python_version", f"expected a Python 3 major.minor like '3.11', got {image.python_version!r}")
+    version = image.python_version
+    if not _PYTHON_VERSION.fullmatch(version):
+        checks.fail("image.python_version", f"expected a Python 3 major.minor like '3.11', got {describe(version)}")
+    elif version not in limits.PYTHON_MINORS_RELEASED:
+        checks.fail("image.python_version", f"no Python {version} has been released (latest: "
+                                            f"{limits.PYTHON_MINORS_RELEASED[-1]})")
+    elif not satisfies(version, requirement := wove_python_requirement()):
+        checks.fail("image.python_version", f"Wove needs Python {requirement}, got {version}")
+    if image.uri is not None and not _IMAGE_REFERENCE.fullmatch(image.uri):
+        checks.fail("image.uri", f"expected an image reference like 123456789012.dkr.ecr.us-east-1.amazonaws.com/"
+                                 f"worker:1.0 or ...@sha256:<digest>, got {describe(image.uri)}")
+    if image.uri is None and checks.project_dir is not None:
+        for key in ("context", "dockerfile"):
+            relative = getattr(image, key)
+            if not (checks.project_dir / relative).exists():
+                checks.fail(f"image.{key}", f"{describe(relative)} does not exist in {checks.project_dir}")

@@ -3,11 +3,14 @@ variables and secrets."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 
 from ..aws import limits
+from ..aws.container_properties import container_properties
 from ..protocol import RESERVED_VARIABLES
-from ..spec import JobDefinitionArgs
+from ..spec import JobDefinitionArgs, describe
 from ..topology import spot_backed_definitions
 from .context import Checks, fmt
 
@@ -17,6 +20,8 @@ _SECRET_ARN = re.compile(r"arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secr
 _SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 _EXIT_CODE = re.compile(r"\d+\*?|\*")
 _PLATFORM_VERSION = re.compile(r"LATEST|\d+\.\d+\.\d+")
+_REASON = re.compile(limits.ON_REASON_PATTERN)
+_PLATFORM_VERSION_DEFAULT = next(f.default for f in dataclasses.fields(JobDefinitionArgs) if f.name == "platform_version")
 
 
 def check_job_definition(checks: Checks, name: str, jd: JobDefinitionArgs, platform: str) -> None:
@@ -52,6 +57,10 @@ def check_job_definition(checks: Checks, name: str, jd: JobDefinitionArgs, platf
         )
     if platform == "FARGATE" and not _PLATFORM_VERSION.fullmatch(jd.platform_version):
         checks.fail(f"{path}.platform_version", f"expected LATEST or a version like 1.4.0, got {jd.platform_version!r}")
+    elif platform == "EC2" and jd.platform_version != _PLATFORM_VERSION_DEFAULT:
+        checks.fail(f"{path}.platform_version", f"applies to Fargate definitions only; this one serves EC2 queues, "
+                                                f"got {describe(jd.platform_version)}")
+    check_document_size(checks, path, name, jd, platform)
     check_architecture(checks, path, jd, platform)
     check_environment_variables(checks, path, jd)
 
@@ -70,6 +79,11 @@ def retry_rules(checks: Checks, path: str, jd: JobDefinitionArgs) -> None:
                 checks.fail(f"{rule_path}.{key}", f"at most {limits.EXIT_PATTERN_MAX} characters, got {len(value)}")
         if rule.on_exit_code is not None and not _EXIT_CODE.fullmatch(rule.on_exit_code):
             checks.fail(f"{rule_path}.on_exit_code", f"expected digits, optionally ending in '*', got {rule.on_exit_code!r}")
+        for key in ("on_status_reason", "on_reason"):
+            value = patterns[key]
+            if value is not None and not _REASON.fullmatch(value):
+                checks.fail(f"{rule_path}.{key}", "AWS takes letters, digits, periods, colons and spaces, optionally "
+                                                  f"ending in '*', got {describe(value)}")
 
 
 def fargate_resources(checks: Checks, path: str, jd: JobDefinitionArgs) -> None:
@@ -113,3 +127,27 @@ def check_environment_variables(checks: Checks, path: str, jd: JobDefinitionArgs
                 f"{path}.secrets.{key}",
                 f"expected a Secrets Manager secret ARN, an SSM parameter ARN or an SSM parameter name, got {source!r}",
             )
+        elif not source.startswith("arn:"):
+            if "/" in source and not source.startswith("/"):
+                checks.fail(f"{path}.secrets.{key}", f"an SSM parameter name with a hierarchy begins with '/', got "
+                                                     f"{describe(source)}")
+            elif source.lstrip("/").lower().startswith(limits.SSM_RESERVED_PREFIXES):
+                checks.fail(f"{path}.secrets.{key}", "SSM parameter names may not begin with aws or ssm (reserved), "
+                                                     f"got {describe(source)}")
+
+
+def check_document_size(checks: Checks, path: str, name: str, jd: JobDefinitionArgs, platform: str) -> None:
+    """The job definition as registered, with the longest ARNs and image reference the
+    component can give it, against AWS's 24 KiB."""
+    account, region = "123456789012", "ap-southeast-3"
+    role = f"arn:aws:iam::{account}:role/{checks.cluster}-execution-role-0000000"
+    document = container_properties(
+        jd, image=f"{account}.dkr.ecr.{region}.amazonaws.com/{checks.cluster}-worker-0000000@sha256:{'0' * 64}",
+        job_role_arn=role, execution_role_arn=role, platform=platform, architecture=jd.architecture or "x86_64",
+        assign_public_ip=False, log_group=f"/aws/batch/{checks.cluster}-0000000", region=region, stream_prefix=name,
+    )
+    rest = json.dumps([dataclasses.asdict(rule) for rule in jd.evaluate_on_exit]) + json.dumps(dict(checks.args.tags))
+    size = len(document.encode()) + len(rest.encode()) + 512  # name, type, timeout, platform, own tags
+    if size > limits.JOB_DEFINITION_MAX_BYTES:
+        checks.fail(path, f"registers as about {size} bytes, over AWS's {limits.JOB_DEFINITION_MAX_BYTES} per job "
+                          "definition; move large environment values into secrets, the image or the payload")

@@ -43,3 +43,8 @@ def check_names(checks: Checks) -> None:
                     f"name {name!r} is {len(name)} characters; at most {budget} fit with cluster name "
                     f"{checks.cluster!r} and Pulumi's auto-name suffix within AWS's {limits.BATCH_NAME_MAX}",
                 )
+    for section, most in (("job_queues", limits.JOB_QUEUES_MAX), ("compute_environments", limits.COMPUTE_ENVIRONMENTS_MAX)):
+        count = len(getattr(checks.args, section))
+        if count > most:
+            checks.fail(section, f"{count} entries; AWS takes at most {most} per account and region (a quota that "
+                                 "cannot be raised), with those of other stacks counted too")

@@ -1,10 +1,14 @@
-"""Network ids: VPC, subnets and security groups by their AWS id prefixes."""
+"""Network ids: VPC, subnets and security groups as EC2 writes them (prefix, then 8 or 17
+hexadecimal digits)."""
 
 from __future__ import annotations
 
+import re
+
+from ..spec import describe
 from .context import Checks
 
-_RESOURCE_ID = {"vpc_id": "vpc-", "subnet_ids": "subnet-", "security_group_ids": "sg-"}
+_RESOURCE_ID = {"vpc_id": "vpc", "subnet_ids": "subnet", "security_group_ids": "sg"}
 
 
 def check_network(checks: Checks) -> None:
@@ -15,5 +19,5 @@ def check_network(checks: Checks) -> None:
             (f"network.{key}[{i}]", v) for i, v in enumerate(value or ())
         ]
         for path, item in items:
-            if not item.startswith(prefix):
-                checks.fail(path, f"expected an id starting with {prefix!r}, got {item!r}")
+            if not re.fullmatch(rf"{prefix}-([0-9a-f]{{8}}|[0-9a-f]{{17}})", item):
+                checks.fail(path, f"expected an id like {prefix}-0123456789abcdef0, got {describe(item)}")

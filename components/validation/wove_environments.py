@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..aws.instance_types import size_of
+from ..aws.instance_types import sizes_of
 from ..spec import ComputeEnvironmentArgs, JobDefinitionArgs
 from ..topology import (
     definition_architecture,
@@ -98,12 +98,12 @@ def pairing(checks: Checks, path: str, queue_name: str, definition_name: str) ->
     if not environments or any(_fits(jd, ce) for ce in environments):
         return
     largest = max(
-        ((t, size_of(t)) for ce in environments for t in ce.instance_types),
-        key=lambda pair: (pair[1].vcpus, pair[1].memory_mib) if pair[1] else (0, 0),
+        (pair for ce in environments for t in ce.instance_types for pair in sizes_of(t) or ()),
+        key=lambda pair: (pair[1].gpus, pair[1].vcpus, pair[1].memory_mib),
         default=None,
     )
     where = ""
-    if largest is not None and largest[1] is not None:
+    if largest is not None:
         size = largest[1]
         where = f"; largest: {largest[0]} with {size.vcpus} vCPU, {size.memory_mib} MiB, {size.gpus} GPU"
     max_vcpus = max(ce.max_vcpus for ce in environments) if environments else 0
@@ -118,9 +118,9 @@ def _fits(jd: JobDefinitionArgs, ce: ComputeEnvironmentArgs) -> bool:
     if jd.vcpus > ce.max_vcpus:
         return False
     for instance_type in ce.instance_types:
-        size = size_of(instance_type)
-        if size is None:
-            return True  # a keyword or family: Batch picks a size that fits
-        if jd.vcpus <= size.vcpus and jd.memory <= size.memory_mib and jd.gpus <= size.gpus:
+        sizes = sizes_of(instance_type)
+        if sizes is None:
+            return True  # a keyword, or sizes this table does not know: Batch decides
+        if any(jd.vcpus <= size.vcpus and jd.memory <= size.memory_mib and jd.gpus <= size.gpus for _, size in sizes):
             return True
     return False

@@ -10,7 +10,10 @@
   `<prefix><n>-<type>.json` (`{index}` in it: the child's array index), holding exactly the body it would POST, instead of posting it to
   the callback URL: the submitter's poller hands it to Wove's callback server.
 
-Either way the task runs through Wove's own `run_backend_payload`. A payload that cannot be
+In callback mode an event whose POST finds no connection (refused, reset: a callback server
+whose backlog thousands of array children overflow at once) is posted again, up to
+POST_ATTEMPTS times with jittered backoff; Wove keeps a task's first result, so a repeat is
+harmless. Either way the task runs through Wove's own `run_backend_payload`. A payload that cannot be
 fetched is reported as the task's error (in exchange mode) and exits 1, so that Batch marks
 the job FAILED and the submitter's watcher sees it in any mode.
 """
@@ -20,8 +23,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import sys
 import threading
+import time
+import urllib.error
 from typing import Any, Callable, Mapping, Optional
 
 from .. import protocol
@@ -30,6 +36,27 @@ MISSING_PAYLOAD = (
     "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
     f"(or its exchange-bucket location as {protocol.PAYLOAD_URI_VARIABLE} or {protocol.PAYLOAD_PACK_URI_VARIABLE})."
 )
+
+
+POST_ATTEMPTS = 6
+
+
+def post_with_retries(post: Callable[..., None], *, attempts: int = POST_ATTEMPTS, base: float = 0.25,
+                      sleep: Callable[[float], None] = time.sleep) -> Callable[..., None]:
+    """`post(callback_url, frame, timeout=...)`, again after a connection error (not after an
+    HTTP answer: the server got it)."""
+
+    def post_event(callback_url: str, frame: dict[str, Any], *, timeout: Optional[float] = None) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                return post(callback_url, frame, timeout=timeout)
+            except (ConnectionError, urllib.error.URLError) as exc:
+                if isinstance(exc, urllib.error.HTTPError) or attempt == attempts:
+                    raise
+                sleep(random.uniform(0, base * 2 ** attempt))
+
+    post_event.retries_connections = True  # type: ignore[attr-defined]
+    return post_event
 
 
 class PayloadUnavailableError(RuntimeError):
@@ -135,10 +162,13 @@ def main(
                            "error": {"type": "PayloadUnavailableError", "message": str(exc), "source": "wove_batch"}})
         raise SystemExit(str(exc)) from None
 
+    # Wove's worker posts through `wove.backend.post_event`: in exchange mode the events go to
+    # the bucket instead; in callback mode they are posted, again after a connection error.
+    # Everything else is Wove's own run_backend_payload.
     if sink is not None:
-        # Wove's worker posts through `wove.backend.post_event`; in exchange mode the events go
-        # to the bucket instead. Everything else is Wove's own run_backend_payload.
         backend.post_event = sink.post
+    elif not getattr(backend.post_event, "retries_connections", False):
+        backend.post_event = post_with_retries(backend.post_event)
     backend.run_backend_payload(payload)
     return 0
 
