@@ -60,6 +60,7 @@ TRANSLATIONS = {
     "harness (the compute environment) runs the children, not the parent, and sets the index from the child's "
     "id `<arrayJobId>:<index>`. moto describes a new parent without arrayProperties until all its children "
     "exist; a job holding a payload pack and no index is a parent too",
+    "ecr encryption": "the provider's list encryptionConfigurations is the API's one encryptionConfiguration",
     "s3 bucket settings": "the provider's one resource per bucket setting (public access block, ownership, encryption, "
     "lifecycle, policy) is one S3 Put*Bucket* call each, with the API's capitalized member names",
 }
@@ -69,6 +70,21 @@ COMPUTE_RESOURCE_KEYS = {
     "desiredVcpus": "desiredvCpus",
     "ec2Configurations": "ec2Configuration",
 }
+
+
+def submitter_address() -> str:
+    """This machine's address on its network (the interface a packet out would leave by; none
+    is sent). Jobs post to Wove's callback server there, as Batch jobs post to the submitter's
+    address: a stack's callback URL may not name loopback, which on Batch is the job's own."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routed like any address, never reached
+            address = probe.getsockname()[0]
+        except OSError as exc:
+            raise RuntimeError(f"this machine has no network address for jobs to post to: {exc}") from None
+    if address.startswith("127.") or address == "0.0.0.0":
+        raise RuntimeError(f"this machine's only address is {address}: the callback URL needs a non-loopback one")
+    return address
 
 
 def free_port(consecutive: int = 1) -> int:
@@ -279,14 +295,17 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
         elif resource.type == "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
             s3.put_bucket_encryption(Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": [
                 {"ApplyServerSideEncryptionByDefault": {
-                    "SSEAlgorithm": rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"]}}
+                    "SSEAlgorithm": rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"]},
+                 "BucketKeyEnabled": rule.get("bucketKeyEnabled", False)}
                 for rule in inputs["rules"]]})
         elif resource.type == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
             s3.put_bucket_lifecycle_configuration(Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": [
-                {"ID": rule["id"], "Status": rule["status"], "Filter": {"Prefix": rule["filter"]["prefix"]},
-                 "Expiration": {"Days": rule["expiration"]["days"]},
-                 "AbortIncompleteMultipartUpload": {
+                {"ID": rule["id"], "Status": rule["status"],
+                 "Filter": {"Prefix": (rule.get("filter") or {}).get("prefix", "")},
+                 **({"Expiration": {"Days": rule["expiration"]["days"]}} if "expiration" in rule else {}),
+                 **({"AbortIncompleteMultipartUpload": {
                      "DaysAfterInitiation": rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]}}
+                    if "abortIncompleteMultipartUpload" in rule else {})}
                 for rule in inputs["rules"]]})
         elif resource.type == "aws:s3/bucketPolicy:BucketPolicy":
             s3.put_bucket_policy(Bucket=inputs["bucket"], Policy=inputs["policy"])
@@ -311,7 +330,8 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
             ids[resource.state["id"]] = group["GroupId"]
         elif resource.type == "aws:ecr/repository:Repository":
             ecr.create_repository(repositoryName=name, imageTagMutability=inputs["imageTagMutability"],
-                                  imageScanningConfiguration=inputs["imageScanningConfiguration"])
+                                  imageScanningConfiguration=inputs["imageScanningConfiguration"],
+                                  encryptionConfiguration={"encryptionType": inputs["encryptionConfigurations"][0]["encryptionType"]})
         elif resource.type == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
             ecr.put_lifecycle_policy(repositoryName=inputs["repository"], lifecyclePolicyText=inputs["policy"])
         elif resource.type == "aws:cloudwatch/logGroup:LogGroup":

@@ -154,16 +154,20 @@ def test_planned_resources_pass_cfn_lint_with_cloudformations_schemas(planned: d
             resources[_logical(resource.name)] = {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": data}}
         bucket = {
             "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"]}}
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"]},
+                 "BucketKeyEnabled": rule["bucketKeyEnabled"]}
                 for rule in plan.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[0]
                 .inputs["rules"]]},
             "PublicAccessBlockConfiguration": {k[0].upper() + k[1:]: v for k, v in plan.of_type(
                 "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0].inputs.items() if k != "bucket"},
             "OwnershipControls": {"Rules": [_cfn(plan.of_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")[0].inputs["rule"])]},
             "LifecycleConfiguration": {"Rules": [
-                {"Id": rule["id"], "Status": rule["status"], "Prefix": rule["filter"]["prefix"],
-                 "ExpirationInDays": rule["expiration"]["days"],
-                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]}}
+                {"Id": rule["id"], "Status": rule["status"],
+                 **({"Prefix": rule["filter"]["prefix"]} if rule["filter"].get("prefix") else {}),
+                 **({"ExpirationInDays": rule["expiration"]["days"]} if "expiration" in rule else {}),
+                 **({"AbortIncompleteMultipartUpload": {
+                     "DaysAfterInitiation": rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]}}
+                    if "abortIncompleteMultipartUpload" in rule else {})}
                 for rule in plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0].inputs["rules"]]},
         }
         resources["ExchangeBucket"] = {"Type": "AWS::S3::Bucket", "Properties": bucket}

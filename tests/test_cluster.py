@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from wove_batch.errors import ClusterSpecError
-from conftest import ACCOUNT, MINIMAL, REGION, make_stack, physical, plan_of
+from conftest import ACCOUNT, MINIMAL, REGION, REPO, make_stack, physical, plan_of
+from wove_batch.resources.build_context import context_digest
 from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, SECRET_MARKER, run_stack
 
 CLUSTER_TAG = {"wove-batch:cluster": "wove-test"}
@@ -143,7 +144,8 @@ def test_minimal_cluster_network_and_image_inputs() -> None:
     assert plan.named("wove-test-worker").inputs == {
         "forceDelete": True,
         "imageScanningConfiguration": {"scanOnPush": True},
-        "imageTagMutability": "MUTABLE",
+        "encryptionConfigurations": [{"encryptionType": "KMS"}],  # the AWS managed key, aws/ecr
+        "imageTagMutability": "IMMUTABLE",
         "tags": CLUSTER_TAG,
     }
     lifecycle = plan.named("wove-test-worker-lifecycle").inputs
@@ -151,11 +153,19 @@ def test_minimal_cluster_network_and_image_inputs() -> None:
     assert json.loads(lifecycle["policy"])["rules"] == [
         {
             "rulePriority": 1,
-            "description": "Keep the 10 most recent untagged worker images",
-            "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 10},
+            "description": "Keep the 10 most recent x86_64 worker images",
+            "selection": {"tagStatus": "tagged", "tagPrefixList": ["x86_64-"], "countType": "imageCountMoreThan",
+                          "countNumber": 10},
             "action": {"type": "expire"},
-        }
+        },
+        {
+            "rulePriority": 2,
+            "description": "Expire untagged images after a day",
+            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+            "action": {"type": "expire"},
+        },
     ]
+    digest = context_digest(REPO, REPO / "worker_image/Dockerfile", {"PYTHON_VERSION": "3.11"}, "linux/amd64")
     assert plan.named("wove-test-worker-x86_64").inputs == {
         "build": {
             "context": ".",
@@ -163,7 +173,7 @@ def test_minimal_cluster_network_and_image_inputs() -> None:
             "platform": "linux/amd64",
             "args": {"PYTHON_VERSION": "3.11"},
         },
-        "imageName": f"{REPO_URL}:x86_64",
+        "imageName": f"{REPO_URL}:x86_64-{digest}",  # immutable: one tag per build
         "registry": SECRET_MARKER,  # carries the ECR password
         "buildOnPreview": False,
         "skipPush": False,

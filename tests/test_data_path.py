@@ -262,11 +262,12 @@ def test_the_exchange_bucket_is_deployed_as_planned(stack: Plan, moto: MotoServe
     assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"] == {
         "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert (rule["ApplyServerSideEncryptionByDefault"], rule["BucketKeyEnabled"]) == ({"SSEAlgorithm": "aws:kms"}, True)
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    assert [(r["ID"], r["Filter"], r["Expiration"], r["AbortIncompleteMultipartUpload"]) for r in rules] == [
-        ("expire-payloads", {"Prefix": "payloads/"}, {"Days": 7}, {"DaysAfterInitiation": 1}),
-        ("expire-results", {"Prefix": "results/"}, {"Days": 7}, {"DaysAfterInitiation": 1}),
+    assert [(r["ID"], r["Filter"], r.get("Expiration"), r.get("AbortIncompleteMultipartUpload")) for r in rules] == [
+        ("expire-payloads", {"Prefix": "payloads/"}, {"Days": 7}, None),
+        ("expire-results", {"Prefix": "results/"}, {"Days": 7}, None),
+        ("abort-incomplete-uploads", {"Prefix": ""}, None, {"DaysAfterInitiation": 1}),
     ]
     moto.reset()
     deployed = deploy(stack, moto)  # again, into a fresh emulator, to see what the harness did with the policy

@@ -14,7 +14,7 @@ import wove
 from botocore.exceptions import ClientError
 from wove.runtime import runtime
 
-from batch_emulator import REGION, JobRunner, MotoServer, deploy, free_port
+from batch_emulator import REGION, JobRunner, MotoServer, deploy, free_port, submitter_address
 from wove_batch.tools.plan import Plan
 from wove_batch.client import (
     BatchJobFailedError,
@@ -58,7 +58,7 @@ def stack(moto: MotoServer) -> Plan:
             "batch_low": {"job_queue": "low", "job_definition": "worker", "share_identifier": "bulk"},
             "batch_exchange": {"job_queue": "high", "job_definition": "worker", "results": "exchange"},
         },
-        "callback": {"base_url": f"http://127.0.0.1:{port}", "port": port},
+        "callback": {"base_url": f"http://{submitter_address()}:{port}", "port": port},
     }
     plan = plan_of(cluster, name="e2e", region=REGION)
     deploy(plan, moto)

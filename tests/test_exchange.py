@@ -32,13 +32,16 @@ def test_bucket_and_its_settings_exact_inputs() -> None:
     assert plan.named("wove-test-exchange-ownership").inputs == {
         "bucket": BUCKET, "rule": {"objectOwnership": "BucketOwnerEnforced"}}
     assert plan.named("wove-test-exchange-encryption").inputs == {
-        "bucket": BUCKET, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}
+        "bucket": BUCKET,
+        # the AWS managed key (aws/s3): no key to pay for; the bucket key keeps KMS calls few
+        "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}, "bucketKeyEnabled": True}]}
     assert plan.named("wove-test-exchange-lifecycle").inputs == {
         "bucket": BUCKET,
         "rules": [
-            {"id": f"expire-{name}", "status": "Enabled", "filter": {"prefix": f"{name}/"},
-             "expiration": {"days": 3}, "abortIncompleteMultipartUpload": {"daysAfterInitiation": 1}}
-            for name in ("payloads", "results")
+            *({"id": f"expire-{name}", "status": "Enabled", "filter": {"prefix": f"{name}/"}, "expiration": {"days": 3}}
+              for name in ("payloads", "results")),
+            {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {},
+             "abortIncompleteMultipartUpload": {"daysAfterInitiation": 1}},
         ],
     }
     policy = plan.named("wove-test-exchange-tls-only")

@@ -237,9 +237,9 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("job definition over 24 KiB", jd(environment={f"V{i}": "x" * 200 for i in range(130)}), [
         "job_definitions.worker: registers as about 31178 bytes, over AWS's 24576 per job definition; move large "
         "environment values into secrets, the image or the payload"]),
-    ("too many tags with ours", {"tags": {f"k{i}": "v" for i in range(49)}}, [
-        "tags: 49 tags and the component's 2 (wove-batch:cluster, wove-batch:compute-environment) make 51, over "
-        "AWS's 50 per resource"]),
+    ("too many tags with ours", {"tags": {f"k{i}": "v" for i in range(48)}}, [
+        "tags: 48 tags and the component's 3 (wove-batch:cluster, wove-batch:compute-environment, "
+        "wove-batch:spot-backed) make 51, over AWS's 50 per resource"]),
     ("empty tag key", {"tags": {"": "v"}}, ["tags: a tag key is empty; keys take 1..128 characters"]),
     ("tag characters", {"tags": {"a{b}": "v", "team": "data;platform"}}, [
         "tags.a{b}: keys take letters, digits, spaces and _ . : / = + - @ only, got 'a{b}'",

@@ -25,3 +25,9 @@ SPOT_FLEET_ROLE = "spot-fleet-role"
 EXECUTION_ROLE = "execution-role"
 JOB_ROLE = "job-role"
 ROLE_NAMES = (INSTANCE_ROLE, SPOT_FLEET_ROLE, EXECUTION_ROLE, JOB_ROLE)
+
+# Tags the component sets itself (a user's tag may not take these keys).
+CLUSTER_TAG = "wove-batch:cluster"
+COMPUTE_ENVIRONMENT_TAG = "wove-batch:compute-environment"
+SPOT_BACKED_TAG = "wove-batch:spot-backed"  # on job definitions a Spot queue serves
+COMPONENT_TAGS = (CLUSTER_TAG, COMPUTE_ENVIRONMENT_TAG, SPOT_BACKED_TAG)

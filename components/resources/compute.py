@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from .iam import ClusterRoles
 from .launch_templates import create_launch_template, template_reference
 from .network import ClusterNetwork
-from ..aws.naming import CE_INFIX
+from ..aws.naming import CE_INFIX, COMPUTE_ENVIRONMENT_TAG
 from .scope import Scope
 from ..spec import ComputeEnvironmentArgs
 from ..topology import has_gpu_types, needs_spot_fleet_role, platform_of_environment, takes_update_policy
@@ -88,5 +88,5 @@ def _compute_resources(
                 image_type=image_type(ce), image_id_override=ce.ami_id
             )
         ],
-        tags=scope.tagged(**{"wove-batch:compute-environment": name}),
+        tags=scope.tagged(**{COMPUTE_ENVIRONMENT_TAG: name}),
     )

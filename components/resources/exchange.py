@@ -100,10 +100,14 @@ def create_exchange_bucket(scope: Scope, exchange: ExchangeArgs) -> ExchangeBuck
         scope.child("exchange-encryption"),
         bucket=bucket.id,
         rules=[
+            # SSE-KMS with the account's AWS managed key (aws/s3): no key to pay for or manage,
+            # usable through S3 by the account's principals that may use the bucket; the bucket
+            # key keeps KMS requests (and their cost) to a few.
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
+                    sse_algorithm="aws:kms"
                 ),
+                bucket_key_enabled=True,
             )
         ],
         opts=on_bucket,
@@ -112,16 +116,24 @@ def create_exchange_bucket(scope: Scope, exchange: ExchangeArgs) -> ExchangeBuck
         scope.child("exchange-lifecycle"),
         bucket=bucket.id,
         rules=[
+            *(
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id=f"expire-{name}",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=exchange.retention_days),
+                )
+                for name, prefix in (("payloads", PAYLOADS_PREFIX), ("results", RESULTS_PREFIX))
+            ),
+            # Incomplete multipart uploads anywhere in the bucket (an empty filter: all of it).
             aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id=f"expire-{name}",
+                id="abort-incomplete-uploads",
                 status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=exchange.retention_days),
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
                 abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                     days_after_initiation=limits.ABORT_INCOMPLETE_UPLOADS_DAYS
                 ),
-            )
-            for name, prefix in (("payloads", PAYLOADS_PREFIX), ("results", RESULTS_PREFIX))
+            ),
         ],
         opts=on_bucket,
     )

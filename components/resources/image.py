@@ -1,13 +1,15 @@
 """The worker image: an ECR repository and one build per CPU architecture the cluster uses.
 
 Job definitions reference each image by digest (`repo@sha256:...`), so a rebuilt image
-registers a new job definition revision instead of changing what a running job pulls."""
+registers a new job definition revision instead of changing what a running job pulls; tags
+are immutable, each naming one build (`<architecture>-<digest of its inputs>`)."""
 
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 import pulumi
@@ -15,31 +17,35 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 from ..aws.instance_types import Architecture
+from .build_context import context_digest
 from .scope import Scope
 from ..spec import ImageArgs
 
 DOCKER_PLATFORMS: dict[str, str] = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
-# Untagged images (replaced builds) kept for rollbacks and for jobs still pinned to them.
-UNTAGGED_IMAGES_KEPT = 10
+# Builds kept per architecture, for rollbacks and for jobs still queued on an older revision.
+TAGGED_IMAGES_KEPT = 10
 
 
-def lifecycle_policy() -> str:
-    return json.dumps(
+def lifecycle_policy(architectures: list[str]) -> str:
+    """Each architecture keeps its TAGGED_IMAGES_KEPT latest builds (tags are immutable, one
+    per build); untagged layers of failed pushes go after a day."""
+    rules = [
         {
-            "rules": [
-                {
-                    "rulePriority": 1,
-                    "description": f"Keep the {UNTAGGED_IMAGES_KEPT} most recent untagged worker images",
-                    "selection": {
-                        "tagStatus": "untagged",
-                        "countType": "imageCountMoreThan",
-                        "countNumber": UNTAGGED_IMAGES_KEPT,
-                    },
-                    "action": {"type": "expire"},
-                }
-            ]
+            "rulePriority": priority,
+            "description": f"Keep the {TAGGED_IMAGES_KEPT} most recent {arch} worker images",
+            "selection": {"tagStatus": "tagged", "tagPrefixList": [f"{arch}-"], "countType": "imageCountMoreThan",
+                          "countNumber": TAGGED_IMAGES_KEPT},
+            "action": {"type": "expire"},
         }
-    )
+        for priority, arch in enumerate(sorted(architectures), start=1)
+    ]
+    rules.append({
+        "rulePriority": len(rules) + 1,
+        "description": "Expire untagged images after a day",
+        "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+        "action": {"type": "expire"},
+    })
+    return json.dumps({"rules": rules})
 
 
 _ECR_IMAGE = re.compile(
@@ -71,30 +77,36 @@ def create_images(scope: Scope, image: ImageArgs, architectures: list[Architectu
         scope.child("worker"),
         force_delete=True,  # it holds only images this stack built: `pulumi destroy` must not stall on them
         image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-        image_tag_mutability="MUTABLE",
+        # KMS with the account's AWS managed key (aws/ecr): no key to pay for or manage.
+        encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
+        # A tag names one build for good: `<architecture>-<digest of the build's inputs>`.
+        image_tag_mutability="IMMUTABLE",
         tags=scope.tagged(),
         opts=scope.opts(),
     )
     aws.ecr.LifecyclePolicy(
         scope.child("worker-lifecycle"),
         repository=repository.name,
-        policy=lifecycle_policy(),
+        policy=lifecycle_policy(list(architectures)),
         opts=scope.opts(),
     )
     token = aws.ecr.get_authorization_token_output(
         registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=scope.parent)
     )
     uris: dict[str, pulumi.Output[str]] = {}
+    build_args = {"PYTHON_VERSION": image.python_version}
     for arch in architectures:
+        tag = f"{arch}-{context_digest(Path(image.context), Path(image.dockerfile), build_args, DOCKER_PLATFORMS[arch])}"
         built = docker.Image(
             scope.child("worker", arch),
             build=docker.DockerBuildArgs(
                 context=image.context,
                 dockerfile=image.dockerfile,
                 platform=DOCKER_PLATFORMS[arch],
-                args={"PYTHON_VERSION": image.python_version},
+                args=build_args,
             ),
-            image_name=repository.repository_url.apply(lambda url, arch=arch: f"{url}:{arch}"),
+            image_name=repository.repository_url.apply(lambda url, tag=tag: f"{url}:{tag}"),
+            build_on_preview=False,  # previews (pull requests) need no Docker on the runner
             registry=docker.RegistryArgs(
                 server=repository.repository_url,
                 username=token.user_name,

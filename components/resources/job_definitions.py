@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from ..aws import limits
 from ..aws.container_properties import container_properties
 from .iam import ClusterRoles
-from ..aws.naming import DEFINITION_INFIX
+from ..aws.naming import DEFINITION_INFIX, SPOT_BACKED_TAG
 from .scope import Scope
 from ..spec import JobDefinitionArgs, RetryRuleArgs
 
@@ -93,6 +93,7 @@ def create_job_definition(
         retry_strategy=retry,
         timeout=timeout,
         propagate_tags=True,
-        tags=scope.tagged(),
+        # Spot-backed definitions say so: the policy pack checks that they retry on interruption.
+        tags=scope.tagged(**({SPOT_BACKED_TAG: "true"} if spot_backed else {})),
         opts=scope.opts(depends_on=depends_on),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
-from ..aws.naming import LAUNCH_TEMPLATE_INFIX
+from ..aws.naming import COMPUTE_ENVIRONMENT_TAG, LAUNCH_TEMPLATE_INFIX
 from .scope import Scope
 from ..spec import ComputeEnvironmentArgs
 from ..topology import root_volume_gib
@@ -25,7 +25,7 @@ METADATA_HOP_LIMIT = 1
 
 
 def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs) -> aws.ec2.LaunchTemplate:
-    tags = scope.tagged(**{"wove-batch:compute-environment": name})
+    tags = scope.tagged(**{COMPUTE_ENVIRONMENT_TAG: name})
     return aws.ec2.LaunchTemplate(
         scope.child(LAUNCH_TEMPLATE_INFIX, name),
         description=f"wove-batch {scope.name} compute environment {name}",

@@ -7,6 +7,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 
+from ..aws.naming import CLUSTER_TAG
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -33,4 +35,4 @@ class Scope:
 
     def tagged(self, **extra: str) -> dict[str, str]:
         """The cluster's tags plus `wove-batch:cluster` and any extra ones."""
-        return {**self.tags, "wove-batch:cluster": self.name, **extra}
+        return {**self.tags, CLUSTER_TAG: self.name, **extra}

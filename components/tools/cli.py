@@ -39,6 +39,8 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
     plan.add_argument("stack_file")
     plan.add_argument("--json", action="store_true", help="machine-readable resources and outputs")
     plan.add_argument("--show-secrets", action="store_true", help="print secret outputs in clear text")
+    plan.add_argument("--terraform", action="store_true",
+                      help="the AWS resources as a Terraform plan document, for scanners such as checkov")
     args = parser.parse_args(argv)
 
     try:
@@ -57,10 +59,10 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
     if args.command == "check":
         print(f"{stack.path}: valid", file=out)
         return EXIT_OK
-    return _plan(stack, as_json=args.json, show_secrets=args.show_secrets, out=out)
+    return _plan(stack, as_json=args.json, show_secrets=args.show_secrets, terraform=args.terraform, out=out)
 
 
-def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, out: TextIO) -> int:
+def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: bool, out: TextIO) -> int:
     from .plan import run_stack  # imports Pulumi: only the plan needs it
 
     program = stack.project_dir / "__main__.py"
@@ -69,6 +71,12 @@ def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, out: TextIO) -
               "next to its Pulumi.yaml and stack files", file=sys.stderr)
         return EXIT_UNREADABLE
     plan = run_stack(stack)
+    if terraform:
+        from .terraform_plan import terraform_plan
+
+        json.dump(terraform_plan(plan), out, indent=2)
+        out.write("\n")
+        return EXIT_OK
     document = plan.to_json(show_secrets=show_secrets)
     if as_json:
         json.dump(document, out, indent=2, sort_keys=False)

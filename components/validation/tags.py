@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 
 from ..aws import limits
+from ..aws.naming import COMPONENT_TAGS
 from ..spec import describe
 from .context import Checks
 
-# Tags the component puts on every resource, or on some (scope.py, compute.py).
-COMPONENT_TAGS = ("wove-batch:cluster", "wove-batch:compute-environment")
 _TAG_TEXT = re.compile(limits.TAG_CHARACTERS)
 
 
