@@ -144,6 +144,38 @@ class RetryRuleArgs:
 
 
 @dataclass(frozen=True)
+class TmpfsArgs:
+    """A tmpfs mount in the container (EC2 only)."""
+
+    container_path: str = _doc("Absolute path of the mount in the container.")
+    size_mib: int = _doc("Size of the tmpfs in MiB.")
+    mount_options: tuple[str, ...] = _doc("Mount options, e.g. noexec, nosuid.", default=())
+
+
+@dataclass(frozen=True)
+class UlimitArgs:
+    """A ulimit of the container, e.g. nofile."""
+
+    soft: int = _doc("Soft limit.")
+    hard: int = _doc("Hard limit (at least soft).")
+
+
+@dataclass(frozen=True)
+class EfsVolumeArgs:
+    """An EFS file system mounted into the job's container."""
+
+    file_system_id: str = _doc("The file system: fs-0123456789abcdef0.")
+    container_path: str = _doc("Absolute path of the mount in the container.")
+    root_directory: str = _doc("Directory of the file system to mount (must be / with an access point).", default="/")
+    access_point_id: Optional[str] = _doc("An access point (fsap-...), which sets the directory and user.", default=None)
+    transit_encryption: bool = _doc("TLS between the container and EFS (needed by IAM authorization and access points).",
+                                    default=True)
+    iam_authorization: bool = _doc("Mount with the job role's identity; the job role gets elasticfilesystem:Client* on "
+                                   "this file system only.", default=True)
+    read_only: bool = _doc("Mount read-only (no ClientWrite grant).", default=False)
+
+
+@dataclass(frozen=True)
 class JobDefinitionArgs:
     """A container job definition running the worker image."""
 
@@ -164,6 +196,26 @@ class JobDefinitionArgs:
     )
     timeout_seconds: Optional[int] = _doc("Attempt timeout (>= 60). Default: none.", default=None)
     platform_version: str = _doc("Fargate only: platform version.", default="LATEST")
+    image_uri: Optional[str] = _doc(
+        "A prebuilt image for this definition only (any registry; it must run the worker command for Wove tasks). "
+        "Default: the cluster's worker image.", default=None)
+    shared_memory_mib: Optional[int] = _doc(
+        "EC2 only: size of /dev/shm in MiB (Docker's default is 64; PyTorch data loaders want more).", default=None)
+    tmpfs: tuple[TmpfsArgs, ...] = _doc("EC2 only: tmpfs mounts.", default=())
+    max_swap_mib: Optional[int] = _doc("EC2 only: swap the container may use, in MiB (0: none). Default: none set.",
+                                       default=None)
+    swappiness: Optional[int] = _doc("EC2 only: 0-100, with max_swap_mib. Default: none set (60).", default=None)
+    ulimits: Mapping[str, UlimitArgs] = _doc("Ulimits by name (nofile, nproc, memlock, ...).", default_factory=dict)
+    init_process: bool = _doc("Run an init process that reaps zombie processes and forwards signals.", default=False)
+    ephemeral_storage_gib: Optional[int] = _doc(
+        "Fargate only: scratch disk in GiB (21-200; default 20). On EC2 the disk is the compute environment's "
+        "root_volume_gib, shared by the jobs on an instance.", default=None)
+    efs_volumes: Mapping[str, EfsVolumeArgs] = _doc("EFS file systems to mount, by volume name.", default_factory=dict)
+    deregister_on_new_revision: bool = _doc(
+        "Deregister the previous revision when this definition changes. Default false: jobs already queued against "
+        "it still run (Wove names the definition when it submits).", default=False)
+    scheduling_priority: Optional[int] = _doc("Priority of its jobs on a fair-share queue (0-9999).", default=None)
+    propagate_tags: bool = _doc("Copy the definition's tags to each job's ECS task.", default=True)
 
 
 @dataclass(frozen=True)

@@ -229,6 +229,7 @@ def test_minimal_cluster_batch_inputs() -> None:
         "type": "container",
         "platformCapabilities": ["EC2"],
         "propagateTags": True,
+        "deregisterOnNewRevision": False,  # queued jobs keep their revision
         "tags": CLUSTER_TAG,
     }
     assert properties == {

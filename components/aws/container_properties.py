@@ -45,6 +45,19 @@ def container_properties(
             "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": stream_prefix},
         },
     }
+    linux = _linux_parameters(jd)
+    if linux:
+        properties["linuxParameters"] = linux
+    if jd.ulimits:
+        properties["ulimits"] = [{"name": name, "softLimit": limit.soft, "hardLimit": limit.hard}
+                                 for name, limit in sorted(jd.ulimits.items())]
+    if jd.efs_volumes:
+        properties["volumes"] = [{"name": name, "efsVolumeConfiguration": _efs(volume)}
+                                 for name, volume in sorted(jd.efs_volumes.items())]
+        properties["mountPoints"] = [{"sourceVolume": name, "containerPath": volume.container_path,
+                                      "readOnly": volume.read_only} for name, volume in sorted(jd.efs_volumes.items())]
+    if jd.ephemeral_storage_gib is not None:
+        properties["ephemeralStorage"] = {"sizeInGiB": jd.ephemeral_storage_gib}
     if platform == "FARGATE":
         properties["networkConfiguration"] = {"assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED"}
         properties["fargatePlatformConfiguration"] = {"platformVersion": jd.platform_version}
@@ -53,6 +66,38 @@ def container_properties(
             "cpuArchitecture": CPU_ARCHITECTURES[architecture],
         }
     return json.dumps(properties)
+
+
+def _linux_parameters(jd: JobDefinitionArgs) -> dict[str, Any]:
+    linux: dict[str, Any] = {}
+    if jd.shared_memory_mib is not None:
+        linux["sharedMemorySize"] = jd.shared_memory_mib
+    if jd.tmpfs:
+        linux["tmpfs"] = [{"containerPath": mount.container_path, "size": mount.size_mib,
+                           **({"mountOptions": list(mount.mount_options)} if mount.mount_options else {})}
+                          for mount in jd.tmpfs]
+    if jd.max_swap_mib is not None:
+        linux["maxSwap"] = jd.max_swap_mib
+    if jd.swappiness is not None:
+        linux["swappiness"] = jd.swappiness
+    if jd.init_process:
+        linux["initProcessEnabled"] = True
+    return linux
+
+
+def _efs(volume: Any) -> dict[str, Any]:
+    configuration: dict[str, Any] = {"fileSystemId": volume.file_system_id}
+    if volume.access_point_id is None:
+        configuration["rootDirectory"] = volume.root_directory
+    configuration["transitEncryption"] = "ENABLED" if volume.transit_encryption else "DISABLED"
+    authorization = {}
+    if volume.access_point_id is not None:
+        authorization["accessPointId"] = volume.access_point_id
+    if volume.iam_authorization:
+        authorization["iam"] = "ENABLED"
+    if authorization:
+        configuration["authorizationConfig"] = authorization
+    return configuration
 
 
 def _number(value: float) -> str:

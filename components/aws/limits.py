@@ -199,3 +199,22 @@ SSM_RESERVED_PREFIXES = ("aws", "ssm")
 # Python minor versions released as of botocore's and this package's release (the image's
 # base is the official `python:<version>-slim`): 3.15.0 came out in October 2026 (PEP 790).
 PYTHON_MINORS_RELEASED = tuple(f"3.{minor}" for minor in range(0, 16))
+
+# Job definition container extras.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_LinuxParameters.html (swappiness 0-100)
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_EphemeralStorage.html (21-200 GiB, Fargate)
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_RegisterJobDefinition.html (schedulingPriority 0-9999)
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_Tmpfs.html (mount options)
+SWAPPINESS_MAX = 100
+EPHEMERAL_STORAGE_GIB_MIN = 21
+EPHEMERAL_STORAGE_GIB_MAX = 200
+SCHEDULING_PRIORITY_MAX = 9999
+TMPFS_MOUNT_OPTIONS = (
+    "defaults", "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync",
+    "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "bind", "rbind", "unbindable",
+    "runbindable", "private", "rprivate", "shared", "rshared", "slave", "rslave", "relatime", "norelatime",
+    "strictatime", "nostrictatime", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol",
+)
+# EFS volumes on Fargate need platform version 1.4.0 or later.
+# https://docs.aws.amazon.com/batch/latest/userguide/efs-volumes.html
+EFS_FARGATE_PLATFORM_MIN = (1, 4, 0)

@@ -11,7 +11,7 @@ import pulumi_random as random
 from .application_policy import create_application_policy
 from .compute import create_compute_environment
 from .exchange import create_exchange_bucket, grant_job_role_exchange
-from .iam import create_execution_policy, create_roles, grant_job_role
+from .iam import create_execution_policy, create_roles, grant_job_role, grant_job_role_efs
 from .image import create_images, ecr_repository_arn
 from .job_definitions import create_job_definition
 from .network import resolve_network
@@ -86,8 +86,10 @@ class WoveBatchCluster(pulumi.ComponentResource):
         execution_policy = create_execution_policy(
             scope,
             roles.execution_role,
-            # The repository the jobs pull from: the one built here, or a prebuilt image's ECR repository.
-            repository_arn=images.repository.arn if images.repository else ecr_repository_arn(spec.image.uri or ""),
+            # The repositories the jobs pull from: the one built here (or a prebuilt image's ECR
+            # repository), and the ECR repositories of definitions' own images.
+            repository_arns=[images.repository.arn if images.repository else ecr_repository_arn(spec.image.uri or ""),
+                             *(ecr_repository_arn(jd.image_uri) for jd in spec.job_definitions.values() if jd.image_uri)],
             log_group=log_group,
             secret_sources=sorted({s for jd in spec.job_definitions.values() for s in jd.secrets.values()}),
             stream_prefixes=list(spec.job_definitions),
@@ -99,6 +101,11 @@ class WoveBatchCluster(pulumi.ComponentResource):
             *grant_job_role(scope, roles.job_role, spec.job_role),
             grant_job_role_exchange(scope, roles.job_role, exchange),
         ]
+        efs_mounts = sorted({(volume.file_system_id, volume.access_point_id, volume.read_only)
+                             for jd in spec.job_definitions.values() for volume in jd.efs_volumes.values()
+                             if volume.iam_authorization}, key=str)
+        if efs_mounts:
+            job_role_grants.append(grant_job_role_efs(scope, roles.job_role, efs_mounts, region=region, account=account))
 
         environments = {
             ce_name: create_compute_environment(scope, ce_name, ce, roles, network)

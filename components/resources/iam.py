@@ -102,10 +102,11 @@ def grant_job_role(scope: Scope, job_role: aws.iam.Role, grants: JobRoleArgs) ->
 
 
 def execution_policy_document(
-    repository_arn: Optional[str], secret_arns: list[str], log_group_arn: str, stream_prefixes: list[str]
+    repository_arns: list[str], secret_arns: list[str], log_group_arn: str, stream_prefixes: list[str]
 ) -> str:
-    """What the execution role may do: pull from this repository, write the job definitions'
-    streams of this log group, read exactly these secrets."""
+    """What the execution role may do: pull from these repositories (the worker image's, and
+    those of definitions' own ECR images), write the job definitions' streams of this log group,
+    read exactly these secrets."""
     statements: list[dict] = [
         {
             "Sid": "WriteJobLogs",
@@ -116,7 +117,8 @@ def execution_policy_document(
             "Resource": [f"{log_group_arn}:log-stream:{prefix}/*" for prefix in sorted(stream_prefixes)],
         }
     ]
-    if repository_arn is not None:
+    repositories = sorted(set(repository_arns))
+    if repositories:
         statements += [
             # GetAuthorizationToken is account-wide: AWS accepts no resource but "*" for it.
             {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
@@ -124,7 +126,7 @@ def execution_policy_document(
                 "Sid": "PullWorkerImage",
                 "Effect": "Allow",
                 "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Resource": repository_arn,
+                "Resource": repositories[0] if len(repositories) == 1 else repositories,
             },
         ]
     secrets_manager = sorted(a for a in secret_arns if ":secretsmanager:" in a)
@@ -154,7 +156,7 @@ def create_execution_policy(
     scope: Scope,
     execution_role: aws.iam.Role,
     *,
-    repository_arn: Optional[pulumi.Input[str]],
+    repository_arns: list[pulumi.Input[Optional[str]]],
     log_group: aws.cloudwatch.LogGroup,
     secret_sources: list[str],
     stream_prefixes: list[str],
@@ -162,12 +164,38 @@ def create_execution_policy(
     account: pulumi.Output[str],
 ) -> aws.iam.RolePolicy:
     """The execution role's only permissions (execution_policy_document), as its inline policy."""
-    document = pulumi.Output.all(repository_arn, account, region, log_group.arn).apply(
+    document = pulumi.Output.all(pulumi.Output.all(*repository_arns), account, region, log_group.arn).apply(
         lambda values: execution_policy_document(
-            values[0],
+            [arn for arn in values[0] if arn],
             [secret_arn(source, region=values[2], account=values[1]) for source in secret_sources],
             values[3],
             stream_prefixes,
         )
     )
     return aws.iam.RolePolicy(scope.child("execution-role-policy"), role=execution_role.name, policy=document, opts=scope.opts())
+
+
+def efs_client_document(volumes: list[tuple[str, Optional[str], bool]], *, region: str, account: str) -> str:
+    """The job role mounts exactly these file systems (id, access point, read-only) with IAM
+    authorization: ClientMount, and ClientWrite unless read-only, each scoped to its file
+    system (and to its access point when one is given)."""
+    statements = []
+    for index, (file_system_id, access_point_id, read_only) in enumerate(sorted(volumes, key=str)):
+        statement: dict = {
+            "Sid": f"MountEfs{index}",
+            "Effect": "Allow",
+            "Action": ["elasticfilesystem:ClientMount"] + ([] if read_only else ["elasticfilesystem:ClientWrite"]),
+            "Resource": f"arn:aws:elasticfilesystem:{region}:{account}:file-system/{file_system_id}",
+        }
+        if access_point_id is not None:
+            statement["Condition"] = {"StringEquals": {
+                "elasticfilesystem:AccessPointArn": f"arn:aws:elasticfilesystem:{region}:{account}:access-point/{access_point_id}"}}
+        statements.append(statement)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def grant_job_role_efs(scope: Scope, job_role: aws.iam.Role, volumes: list[tuple[str, Optional[str], bool]], *,
+                       region: pulumi.Output[str], account: pulumi.Output[str]) -> aws.iam.RolePolicy:
+    document = pulumi.Output.all(region, account).apply(
+        lambda values: efs_client_document(volumes, region=values[0], account=values[1]))
+    return aws.iam.RolePolicy(scope.child("job-role-efs"), role=job_role.name, policy=document, opts=scope.opts())

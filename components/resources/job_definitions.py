@@ -67,6 +67,8 @@ def create_job_definition(
     region: pulumi.Output[str],
     depends_on: list[pulumi.Resource],
 ) -> aws.batch.JobDefinition:
+    if jd.image_uri is not None:
+        image = pulumi.Output.from_input(jd.image_uri)  # this definition's own image
     properties = pulumi.Output.all(image, roles.job_role.arn, roles.execution_role.arn, log_group, region).apply(
         lambda values: container_properties(
             jd,
@@ -92,7 +94,10 @@ def create_job_definition(
         container_properties=properties,
         retry_strategy=retry,
         timeout=timeout,
-        propagate_tags=True,
+        propagate_tags=jd.propagate_tags,
+        # Keep earlier revisions registered by default: jobs queued against them still run.
+        deregister_on_new_revision=jd.deregister_on_new_revision,
+        scheduling_priority=jd.scheduling_priority,
         # Spot-backed definitions say so: the policy pack checks that they retry on interruption.
         tags=scope.tagged(**({SPOT_BACKED_TAG: "true"} if spot_backed else {})),
         opts=scope.opts(depends_on=depends_on),

@@ -13,7 +13,7 @@ from .context import Checks
 
 _PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
 # Docker's reference grammar: [registry[:port]/]path[:tag][@digest], lower-case path components.
-_IMAGE_REFERENCE = re.compile(
+IMAGE_REFERENCE = re.compile(
     r"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
 )
@@ -50,7 +50,7 @@ def check_image(checks: Checks) -> None:
                                             f"{limits.PYTHON_MINORS_RELEASED[-1]})")
     elif not satisfies(version, requirement := wove_python_requirement()):
         checks.fail("image.python_version", f"Wove needs Python {requirement}, got {version}")
-    if image.uri is not None and not _IMAGE_REFERENCE.fullmatch(image.uri):
+    if image.uri is not None and not IMAGE_REFERENCE.fullmatch(image.uri):
         checks.fail("image.uri", f"expected an image reference like 123456789012.dkr.ecr.us-east-1.amazonaws.com/"
                                  f"worker:1.0 or ...@sha256:<digest>, got {describe(image.uri)}")
     if image.uri is None and checks.project_dir is not None:

@@ -13,6 +13,7 @@ from ..protocol import RESERVED_VARIABLES
 from ..spec import JobDefinitionArgs, describe
 from ..topology import spot_backed_definitions
 from .context import Checks, fmt
+from .image import IMAGE_REFERENCE
 
 RESERVED_ENVIRONMENT = RESERVED_VARIABLES
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -21,6 +22,9 @@ _SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 _EXIT_CODE = re.compile(r"\d+\*?|\*")
 _PLATFORM_VERSION = re.compile(r"LATEST|\d+\.\d+\.\d+")
 _REASON = re.compile(limits.ON_REASON_PATTERN)
+_VOLUME_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_FILE_SYSTEM = re.compile(r"fs-[0-9a-f]{8,40}")
+_ACCESS_POINT = re.compile(r"fsap-[0-9a-f]{8,40}")
 _PLATFORM_VERSION_DEFAULT = next(f.default for f in dataclasses.fields(JobDefinitionArgs) if f.name == "platform_version")
 
 
@@ -61,6 +65,8 @@ def check_job_definition(checks: Checks, name: str, jd: JobDefinitionArgs, platf
         checks.fail(f"{path}.platform_version", f"applies to Fargate definitions only; this one serves EC2 queues, "
                                                 f"got {describe(jd.platform_version)}")
     check_document_size(checks, path, name, jd, platform)
+    check_container_extras(checks, path, jd, platform)
+    check_efs_volumes(checks, path, jd, platform)
     check_architecture(checks, path, jd, platform)
     check_environment_variables(checks, path, jd)
 
@@ -151,3 +157,87 @@ def check_document_size(checks: Checks, path: str, name: str, jd: JobDefinitionA
     if size > limits.JOB_DEFINITION_MAX_BYTES:
         checks.fail(path, f"registers as about {size} bytes, over AWS's {limits.JOB_DEFINITION_MAX_BYTES} per job "
                           "definition; move large environment values into secrets, the image or the payload")
+
+
+def check_container_extras(checks: Checks, path: str, jd: JobDefinitionArgs, platform: str) -> None:
+    """Shared memory, tmpfs, swap, ulimits, scratch disk, image, priority: AWS's bounds, and
+    which platform takes which."""
+    ec2_only = {"shared_memory_mib": jd.shared_memory_mib, "tmpfs": list(jd.tmpfs) or None,
+                "max_swap_mib": jd.max_swap_mib, "swappiness": jd.swappiness}
+    if platform == "FARGATE":
+        for key, value in ec2_only.items():
+            if value is not None:
+                checks.fail(f"{path}.{key}", "not available on Fargate (EC2 queues only)")
+    elif jd.ephemeral_storage_gib is not None:
+        checks.fail(f"{path}.ephemeral_storage_gib", "Fargate only; on EC2 the scratch disk is the compute "
+                                                     "environment's root_volume_gib, shared by the jobs on an instance")
+    if jd.shared_memory_mib is not None and not 1 <= jd.shared_memory_mib <= jd.memory:
+        checks.fail(f"{path}.shared_memory_mib", f"must be within 1..{jd.memory} (the job's memory), got "
+                                                 f"{jd.shared_memory_mib}")
+    for i, mount in enumerate(jd.tmpfs):
+        mount_path = f"{path}.tmpfs[{i}]"
+        if not mount.container_path.startswith("/"):
+            checks.fail(f"{mount_path}.container_path", f"must be an absolute path, got {describe(mount.container_path)}")
+        if mount.size_mib < 1:
+            checks.fail(f"{mount_path}.size_mib", f"must be at least 1, got {mount.size_mib}")
+        for j, option in enumerate(mount.mount_options):
+            if option.split("=", 1)[0] not in limits.TMPFS_MOUNT_OPTIONS:
+                checks.fail(f"{mount_path}.mount_options[{j}]", f"{describe(option)} is not a mount option AWS takes "
+                                                                f"({', '.join(limits.TMPFS_MOUNT_OPTIONS[:6])}, ...)")
+    if jd.max_swap_mib is not None and jd.max_swap_mib < 0:
+        checks.fail(f"{path}.max_swap_mib", f"must be at least 0, got {jd.max_swap_mib}")
+    if jd.swappiness is not None:
+        if not 0 <= jd.swappiness <= limits.SWAPPINESS_MAX:
+            checks.fail(f"{path}.swappiness", f"must be within 0..{limits.SWAPPINESS_MAX}, got {jd.swappiness}")
+        elif jd.max_swap_mib is None and platform != "FARGATE":
+            checks.fail(f"{path}.swappiness", "needs max_swap_mib: without it Batch ignores swappiness")
+    names = ulimit_names()
+    for key, limit in jd.ulimits.items():
+        if key not in names:
+            checks.fail(f"{path}.ulimits.{key}", f"not a ulimit; expected one of {', '.join(names)}")
+        elif limit.soft < 0 or limit.soft > limit.hard:
+            checks.fail(f"{path}.ulimits.{key}", f"soft {limit.soft} must be within 0..hard {limit.hard}")
+    if jd.ephemeral_storage_gib is not None and platform == "FARGATE" and not (
+            limits.EPHEMERAL_STORAGE_GIB_MIN <= jd.ephemeral_storage_gib <= limits.EPHEMERAL_STORAGE_GIB_MAX):
+        checks.fail(f"{path}.ephemeral_storage_gib", f"must be within {limits.EPHEMERAL_STORAGE_GIB_MIN}.."
+                                                     f"{limits.EPHEMERAL_STORAGE_GIB_MAX} GiB, got {jd.ephemeral_storage_gib}")
+    if jd.scheduling_priority is not None and not 0 <= jd.scheduling_priority <= limits.SCHEDULING_PRIORITY_MAX:
+        checks.fail(f"{path}.scheduling_priority", f"must be within 0..{limits.SCHEDULING_PRIORITY_MAX}, got "
+                                                   f"{jd.scheduling_priority}")
+    if jd.image_uri is not None and not IMAGE_REFERENCE.fullmatch(jd.image_uri):
+        checks.fail(f"{path}.image_uri", f"expected an image reference like registry/worker:1.0 or "
+                                         f"...@sha256:<digest>, got {describe(jd.image_uri)}")
+
+
+def check_efs_volumes(checks: Checks, path: str, jd: JobDefinitionArgs, platform: str) -> None:
+    for name, volume in jd.efs_volumes.items():
+        volume_path = f"{path}.efs_volumes.{name}"
+        if not _VOLUME_NAME.fullmatch(name):
+            checks.fail(volume_path, f"volume names take letters, digits, '-' and '_' (at most 255), got {describe(name)}")
+        if not _FILE_SYSTEM.fullmatch(volume.file_system_id):
+            checks.fail(f"{volume_path}.file_system_id", f"expected an id like fs-0123456789abcdef0, got "
+                                                         f"{describe(volume.file_system_id)}")
+        if volume.access_point_id is not None and not _ACCESS_POINT.fullmatch(volume.access_point_id):
+            checks.fail(f"{volume_path}.access_point_id", f"expected an id like fsap-0123456789abcdef0, got "
+                                                          f"{describe(volume.access_point_id)}")
+        if not volume.container_path.startswith("/"):
+            checks.fail(f"{volume_path}.container_path", f"must be an absolute path, got {describe(volume.container_path)}")
+        if not volume.root_directory.startswith("/"):
+            checks.fail(f"{volume_path}.root_directory", f"must be an absolute path, got {describe(volume.root_directory)}")
+        elif volume.access_point_id is not None and volume.root_directory != "/":
+            checks.fail(f"{volume_path}.root_directory", "must be / with an access point (the access point sets the "
+                                                         f"directory), got {describe(volume.root_directory)}")
+        if not volume.transit_encryption and (volume.iam_authorization or volume.access_point_id is not None):
+            checks.fail(f"{volume_path}.transit_encryption", "required by IAM authorization and by access points")
+        if platform == "FARGATE" and jd.platform_version != "LATEST" and _PLATFORM_VERSION.fullmatch(jd.platform_version):
+            version = tuple(int(part) for part in jd.platform_version.split("."))
+            if version < limits.EFS_FARGATE_PLATFORM_MIN:
+                checks.fail(f"{path}.platform_version", f"EFS volumes need Fargate platform version 1.4.0 or later, "
+                                                        f"got {jd.platform_version}")
+
+
+def ulimit_names() -> list[str]:
+    """The ulimit names ECS takes, from botocore's ECS model (Batch passes them to ECS)."""
+    import botocore.session
+
+    return list(botocore.session.get_session().get_service_model("ecs").shape_for("UlimitName").enum)

@@ -8,7 +8,7 @@ import re
 from typing import Optional
 
 from ..aws.instance_types import sizes_of
-from ..spec import ComputeEnvironmentArgs, JobDefinitionArgs
+from ..spec import ComputeEnvironmentArgs, JobDefinitionArgs, describe
 from ..topology import (
     definition_architecture,
     queue_architecture,
@@ -17,6 +17,9 @@ from ..topology import (
     wove_environments,
 )
 from .context import Checks, fmt
+
+# A definition serving Wove runs one of these (the image's entry is its command).
+WORKER_MODULES = ("wove_batch.worker", "wove.backend_worker")
 
 _SHARE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
@@ -55,6 +58,15 @@ def check_wove_environments(checks: Checks) -> None:
             platform = queue_platform(checks.args, env.job_queue)
             if platform:
                 served.setdefault(env.job_definition, set()).add(platform)
+    for definition in sorted({env.job_definition for env in wove_environments(checks.args).values()}):
+        jd = checks.args.job_definitions.get(definition)
+        # Its own image knows nothing of ours: the definition must name the worker itself (the
+        # cluster's image may run a wrapper of the user's, which cannot be checked here).
+        if jd is not None and jd.image_uri is not None and jd.command and not any(
+                worker in " ".join(jd.command) for worker in WORKER_MODULES):
+            checks.fail(f"job_definitions.{definition}.command",
+                        f"serves a Wove environment with its own image, so it must run the worker (python -m "
+                        f"wove_batch.worker, installed in that image), got {describe(list(jd.command))}")
     for definition, platforms in served.items():
         if len(platforms) > 1:
             checks.fail(
