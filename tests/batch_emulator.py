@@ -408,6 +408,9 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
                                             for k, v in inputs["retryStrategy"].items()}
             if "timeout" in inputs:
                 options["timeout"] = inputs["timeout"]
+            if "schedulingPriority" in inputs:
+                options["schedulingPriority"] = inputs["schedulingPriority"]
+            # deregisterOnNewRevision is the provider's own behaviour on an update, not an API member.
             batch.register_job_definition(
                 jobDefinitionName=name, type=inputs["type"], platformCapabilities=inputs["platformCapabilities"],
                 containerProperties=json.loads(inputs["containerProperties"]),

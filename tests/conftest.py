@@ -76,7 +76,11 @@ def app_dir(tmp_path: Path) -> Iterator[Path]:
         "def square(x):\n    return x * x\n\n\n"
         "def explode(message):\n    raise ValueError(message)\n\n\n"
         "def die(code):\n    os._exit(code)\n\n\n"
-        "def whoami():\n    return {'uid': os.getuid(), 'job': os.environ.get('AWS_BATCH_JOB_ID')}\n"
+        "def whoami():\n    return {'uid': os.getuid(), 'job': os.environ.get('AWS_BATCH_JOB_ID')}\n\n\n"
+        "def fill_shm(mib):\n"
+        "    with open('/dev/shm/wove-fill', 'wb') as f:\n"
+        "        for _ in range(mib):\n            f.write(b'x' * 1048576)\n"
+        "    size = os.path.getsize('/dev/shm/wove-fill')\n    os.remove('/dev/shm/wove-fill')\n    return size\n"
     )
     sys.path.insert(0, str(app))
     sys.modules.pop("wove_demo_tasks", None)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 BASE_PACKAGES = "python3,python3-venv,passwd,ca-certificates"
 BASE_TAG = "wove-batch-test-base:bookworm"
@@ -160,10 +160,14 @@ class DockerEngine:
         return BuiltImage(tag, size, seconds)
 
     def run_command(self, image: str, command: list[str], environment: dict[str, str], app_dir: Path,
-                    timeout: float = 120, mounts: tuple[Path, ...] = ()) -> subprocess.CompletedProcess[bytes]:
+                    timeout: float = 120, mounts: tuple[Path, ...] = (),
+                    container_properties: Optional[dict[str, Any]] = None) -> subprocess.CompletedProcess[bytes]:
         """`docker run` as Batch would: the job's command and environment; host network here.
-        `mounts`: host folders the job sees at the same path, read-only (a CA bundle)."""
+        `mounts`: host folders the job sees at the same path, read-only (a CA bundle).
+        `container_properties`: the job definition's; its linuxParameters and ulimits become the
+        Docker options the ECS agent gives them (--shm-size, --tmpfs, --ulimit, --init)."""
         args = ["run", "--rm", "--network", "host", "-v", f"{app_dir}:/opt/app:ro"]
+        args += docker_options(container_properties or {})
         for folder in mounts:
             args += ["-v", f"{folder}:{folder}:ro"]
         for name, value in environment.items():
@@ -171,3 +175,21 @@ class DockerEngine:
         cli = docker_cli()
         assert cli is not None
         return subprocess.run([cli, *args, image, *command], env=self.env, capture_output=True, timeout=timeout)
+
+
+def docker_options(container_properties: dict[str, Any]) -> list[str]:
+    """The `docker run` options the ECS agent makes of a job definition's linuxParameters and
+    ulimits (the agent's own translation: sharedMemorySize MiB -> ShmSize, tmpfs -> Tmpfs,
+    ulimits -> Ulimits, initProcessEnabled -> Init)."""
+    linux = container_properties.get("linuxParameters") or {}
+    options: list[str] = []
+    if "sharedMemorySize" in linux:
+        options += ["--shm-size", f"{linux['sharedMemorySize']}m"]
+    for mount in linux.get("tmpfs") or []:
+        flags = ",".join([*(mount.get("mountOptions") or []), f"size={mount['size']}m"])
+        options += ["--tmpfs", f"{mount['containerPath']}:{flags}"]
+    if linux.get("initProcessEnabled"):
+        options.append("--init")
+    for limit in container_properties.get("ulimits") or []:
+        options += ["--ulimit", f"{limit['name']}={limit['softLimit']}:{limit['hardLimit']}"]
+    return options

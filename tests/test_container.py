@@ -112,3 +112,37 @@ def test_a_5_mb_argument_and_result_travel_through_the_exchange_bucket_with_the_
     assert (w.result.echoed, w.result.size) == (data[::-1], len(data))
     assert {name for name in ran[1].environment if name.startswith("WOVE_")} == {
         "WOVE_BATCH_PAYLOAD_URI", "WOVE_BATCH_RESULTS_URI"}
+
+
+def test_a_task_writes_past_dockers_64_mb_of_shared_memory_with_the_definitions_size(
+    docker_engine: Any, worker_image: str, app_dir: Path
+) -> None:
+    """The job definition's shared_memory_mib reaches the container as the ECS agent gives it
+    (--shm-size): a task writes 100 MiB to /dev/shm. Without it, Docker's 64 MB stop it."""
+    import wove_demo_tasks
+    from wove.backend import BackendCallbackServer
+
+    from conftest import MINIMAL, plan_of
+
+    planned = plan_of({**MINIMAL, "job_definitions": {"worker": {"shared_memory_mib": 256}}})
+    properties = json.loads(planned.named("wove-test-jobdef-worker").inputs["containerProperties"])
+    assert properties["linuxParameters"] == {"sharedMemorySize": 256}
+
+    async def run(container_properties: dict[str, Any]) -> tuple[int, dict]:
+        server = BackendCallbackServer(host="127.0.0.1", port=0)
+        await server.start()
+        try:
+            assert server.callback_url is not None
+            payload = payload_for(wove_demo_tasks.fill_shm, {"mib": 100}, "fill_shm:1")(server.callback_url)
+            ran = await asyncio.to_thread(
+                docker_engine.run_command, worker_image, ["python", "-m", "wove_batch.worker"],
+                {"WOVE_BACKEND_PAYLOAD": payload}, app_dir, 120, (), container_properties)
+            frames = [await asyncio.wait_for(server.recv(), 10) for _ in range(2)]
+            return ran.returncode, frames[-1]
+        finally:
+            await server.stop()
+
+    code, frame = asyncio.run(run(properties))
+    assert (code, frame["type"], frame.get("result")) == (0, "task_result", 100 * 1024 * 1024)
+    code, frame = asyncio.run(run({}))
+    assert frame["type"] == "task_error" and "No space left on device" in frame["error"]["message"], frame

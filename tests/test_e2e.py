@@ -367,3 +367,49 @@ def test_cancelling_a_weave_terminates_its_outstanding_children(stack: Plan, mot
     assert sorted((job["jobId"], job.get("statusReason")) for job in children) == sorted(
         (f"{parent}:{index}", "Cancelled by Wove.") for index in range(50)
     )
+
+
+def test_a_definition_with_efs_and_shared_memory_is_accepted_and_runs_a_task(
+    moto: MotoServer, worker_venv: Path, app_dir: Path
+) -> None:
+    """A definition with an EFS volume (through an access point, IAM authorization) and 512 MiB
+    of shared memory, registered in moto's strict Batch, runs a Wove task; moto keeps what the
+    ECS agent would get (the harness runs the job as a process, so the mount itself is not made)."""
+    import wove_demo_tasks
+
+    moto.reset()
+    moto.hold_jobs()
+    volume = {"file_system_id": "fs-0123456789abcdef0", "container_path": "/mnt/data",
+              "access_point_id": "fsap-0123456789abcdef0"}
+    plan = plan_of({
+        "image": {"python_version": "3.11"},
+        "compute_environments": {"cpu": {"type": "EC2", "instance_types": ["m6i.large"], "max_vcpus": 16}},
+        "job_queues": {"main": {"compute_environments": ["cpu"]}},
+        "job_definitions": {"worker": {"shared_memory_mib": 512, "init_process": True, "efs_volumes": {"data": volume}}},
+        "wove_environments": {"batch": {"job_queue": "main", "job_definition": "worker", "results": "exchange"}},
+    }, name="efs", region=REGION)
+    deploy(plan, moto)
+    (registered,) = moto.client("batch").describe_job_definitions(
+        jobDefinitionName=plan.outputs["job_definitions"]["worker"])["jobDefinitions"]
+    container = registered["containerProperties"]
+    assert container["linuxParameters"] == {"sharedMemorySize": 512, "initProcessEnabled": True}
+    assert container["volumes"] == [{"name": "data", "efsVolumeConfiguration": {
+        "fileSystemId": "fs-0123456789abcdef0", "transitEncryption": "ENABLED",
+        "authorizationConfig": {"accessPointId": "fsap-0123456789abcdef0", "iam": "ENABLED"}}}]
+    assert container["mountPoints"] == [{"sourceVolume": "data", "containerPath": "/mnt/data", "readOnly": False}]
+    envs = wove_environments({"wove_environments": plan.outputs["wove_environments"]},
+                             client_factory=lambda **options: moto.client("batch", **options),
+                             s3_factory=lambda **options: moto.client("s3", **options),
+                             poll_seconds=0.5, results_poll_seconds=0.2)
+    wove.config(environments=envs)
+    try:
+        with JobRunner(moto, list(plan.outputs["job_queues"].values()), worker_venv / "bin", app_dir) as jobs:
+            with wove.weave() as w:
+                @w.do(environment="batch")
+                def squared() -> int:
+                    return wove_demo_tasks.square(12)
+            (job,) = jobs.wait_idle(1)
+    finally:
+        close_environments(envs)
+        wove.config(environments={name: None for name in envs})
+    assert (job.returncode, w.result.squared) == (0, 144)
