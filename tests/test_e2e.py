@@ -12,7 +12,6 @@ from typing import Any, Iterator
 import pytest
 import wove
 from botocore.exceptions import ClientError
-from wove.runtime import runtime
 
 from batch_emulator import REGION, JobRunner, MotoServer, deploy, free_port, submitter_address
 from wove_batch.tools.plan import Plan

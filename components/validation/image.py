@@ -5,7 +5,6 @@ exists."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ..aws import limits
 from ..spec import describe
