@@ -566,3 +566,14 @@ def test_dev_stack_outputs_feed_the_real_wove_config(dev_plan: Any) -> None:
     finally:
         wove.config(environments={name: None for name in environments})
         assert runtime.snapshot()["environments"] == saved["environments"]
+
+
+def test_a_program_whose_folder_has_no_dockerfile_is_told_so(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pulumi runs the program in its folder; the image is built from paths relative to it."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ClusterSpecError) as raised:
+        plan_of(MINIMAL)
+    assert str(raised.value) == (
+        "wove-batch:cluster has 1 error(s):\n"
+        f"  image.dockerfile: 'worker_image/Dockerfile' does not exist in {tmp_path}"
+    )

@@ -98,7 +98,9 @@ def test_a_pulumi_program_outside_the_project_plans_a_cluster_with_the_installed
     (program / "__main__.py").write_text(
         "import pulumi\n"
         "from wove_batch import WoveBatchCluster, WoveBatchClusterArgs, ComputeEnvironmentArgs, JobQueueArgs, JobDefinitionArgs\n"
+        "from wove_batch.spec import ImageArgs\n"
         "cluster = WoveBatchCluster('analytics', WoveBatchClusterArgs(\n"
+        "    image=ImageArgs(uri='123456789012.dkr.ecr.eu-central-1.amazonaws.com/worker:1.0'),\n"
         "    compute_environments={'cpu': ComputeEnvironmentArgs(type='EC2', instance_types=('m6i.large',), max_vcpus=8)},\n"
         "    job_queues={'main': JobQueueArgs(compute_environments=('cpu',))},\n"
         "    job_definitions={'worker': JobDefinitionArgs()},\n"

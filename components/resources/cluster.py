@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import Any, Mapping, Optional, Union
 
 import pulumi
@@ -62,7 +64,8 @@ class WoveBatchCluster(pulumi.ComponentResource):
         args: Union[WoveBatchClusterArgs, Mapping[str, Any]],
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        spec = require_valid(args, name)
+        # The image is built from paths relative to the program's folder (Pulumi runs it there).
+        spec = require_valid(args, name, project_dir=Path.cwd())
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_TYPE_TOKEN)]))
         super().__init__(TYPE_TOKEN, name, None, opts)
         scope = Scope(name=name, parent=self, tags=dict(spec.tags))
