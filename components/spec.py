@@ -199,6 +199,10 @@ class JobDefinitionArgs:
     image_uri: Optional[str] = _doc(
         "A prebuilt image for this definition only (any registry; it must run the worker command for Wove tasks). "
         "Default: the cluster's worker image.", default=None)
+    image_context: Optional[str] = _doc(
+        "Build this definition's own image from this folder (relative to the project), pushed to the cluster's "
+        "repository; it must install wove-batch and run the worker command for Wove tasks.", default=None)
+    image_dockerfile: Optional[str] = _doc("The Dockerfile of image_context. Default: its Dockerfile.", default=None)
     shared_memory_mib: Optional[int] = _doc(
         "EC2 only: size of /dev/shm in MiB (Docker's default is 64; PyTorch data loaders want more).", default=None)
     tmpfs: tuple[TmpfsArgs, ...] = _doc("EC2 only: tmpfs mounts.", default=())

@@ -174,3 +174,34 @@ def test_a_definition_with_its_own_image_runs_it_and_may_pull_it() -> None:
 )
 def test_refusals_name_the_field(cluster: dict[str, Any], expected: list[str]) -> None:
     assert errors_of(cluster) == expected
+
+
+def test_a_definition_with_its_own_build_context_gets_its_own_image(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built from its folder for its architecture, pushed to the cluster's repository with its own
+    tag prefix (kept by the lifecycle policy like the worker's), and run by that definition only."""
+    from conftest import REPO
+    from wove_batch.resources.build_context import context_digest
+
+    (tmp_path / "trainer").mkdir()
+    (tmp_path / "trainer" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (tmp_path / "worker_image").mkdir()
+    (tmp_path / "worker_image" / "Dockerfile").write_text((REPO / "worker_image" / "Dockerfile").read_text())
+    monkeypatch.chdir(tmp_path)
+    cluster = {**MINIMAL, "job_definitions": {"worker": {}, "train": {"image_context": "trainer", "memory": 4096}},
+               "wove_environments": {"batch": {"job_queue": "main", "job_definition": "worker"},
+                                     "gpu": {"job_queue": "main", "job_definition": "train"}}}
+    plan = plan_of(cluster)
+    build = plan.named("wove-test-image-train").inputs
+    digest = context_digest(tmp_path / "trainer", tmp_path / "trainer" / "Dockerfile", {"PYTHON_VERSION": "3.11"},
+                            "linux/amd64")
+    assert (build["build"]["context"], build["build"]["dockerfile"], build["build"]["platform"]) == (
+        "trainer", "trainer/Dockerfile", "linux/amd64")
+    assert build["imageName"].endswith(f":train-x86_64-{digest}")
+    images = {name: json.loads(plan.named(f"wove-test-jobdef-{name}").inputs["containerProperties"])["image"]
+              for name in ("worker", "train")}
+    assert images["train"] == plan.named("wove-test-image-train").state["repoDigest"] != images["worker"]
+    rules = json.loads(plan.named("wove-test-worker-lifecycle").inputs["policy"])["rules"]
+    assert [rule["selection"].get("tagPrefixList") for rule in rules] == [["train-x86_64-"], ["x86_64-"], None]
+    assert errors_of({**cluster, "job_definitions": {"worker": {}, "train": {"image_context": "trainer",
+                                                                          "image_uri": "ghcr.io/x/y:1"}}}) == [
+        "job_definitions.train.image_context: give image_uri (prebuilt) or image_context (built here), not both"]

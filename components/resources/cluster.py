@@ -14,7 +14,7 @@ from .application_policy import create_application_policy
 from .compute import create_compute_environment
 from .exchange import create_exchange_bucket, grant_job_role_exchange
 from .iam import create_execution_policy, create_roles, grant_job_role, grant_job_role_efs
-from .image import create_images, ecr_repository_arn
+from .image import DefinitionBuild, create_images, ecr_repository_arn
 from .job_definitions import create_job_definition
 from .network import resolve_network
 from .queues import create_job_queue
@@ -80,7 +80,13 @@ class WoveBatchCluster(pulumi.ComponentResource):
         network = resolve_network(scope, spec.network)
         cluster_archs = cluster_architectures(spec)
         definition_archs = {name: definition_architecture(spec, jd, cluster_archs) for name, jd in spec.job_definitions.items()}
-        images = create_images(scope, spec.image, sorted(cluster_archs | set(definition_archs.values())))
+        definition_builds = {
+            name: DefinitionBuild(jd.image_context, jd.image_dockerfile or f"{jd.image_context.rstrip('/')}/Dockerfile",
+                                  definition_archs[name])
+            for name, jd in spec.job_definitions.items() if jd.image_context is not None
+        }
+        images = create_images(scope, spec.image, sorted(cluster_archs | set(definition_archs.values())),
+                               definition_builds)
         log_group = aws.cloudwatch.LogGroup(
             scope.child("logs"), retention_in_days=spec.logs.retention_days, tags=scope.tagged(), opts=scope.opts()
         )
@@ -128,7 +134,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 scope,
                 jd_name,
                 jd,
-                image=images.uris[definition_archs[jd_name]],
+                image=images.definition_uris.get(jd_name, images.uris[definition_archs[jd_name]]),
                 roles=roles,
                 platform=platforms_of_definitions[jd_name],
                 architecture=definition_archs[jd_name],

@@ -27,8 +27,9 @@ TAGGED_IMAGES_KEPT = 10
 
 
 def lifecycle_policy(architectures: list[str]) -> str:
-    """Each architecture keeps its TAGGED_IMAGES_KEPT latest builds (tags are immutable, one
-    per build); untagged layers of failed pushes go after a day."""
+    """Each tag prefix (an architecture, or `<definition>-<architecture>` for a definition's own
+    image) keeps its TAGGED_IMAGES_KEPT latest builds (tags are immutable, one per build);
+    untagged layers of failed pushes go after a day."""
     rules = [
         {
             "rulePriority": priority,
@@ -68,11 +69,25 @@ class WorkerImages:
     repository: Optional[aws.ecr.Repository]
     # architecture -> image reference (digest URI, or the prebuilt URI)
     uris: dict[str, pulumi.Output[str]]
+    # job definition -> its own built image (digest URI)
+    definition_uris: dict[str, pulumi.Output[str]]
 
 
-def create_images(scope: Scope, image: ImageArgs, architectures: list[Architecture]) -> WorkerImages:
-    if image.uri is not None:
-        return WorkerImages(None, {arch: pulumi.Output.from_input(image.uri) for arch in architectures})
+@dataclass(frozen=True)
+class DefinitionBuild:
+    """A job definition's own image: built from its folder for its architecture."""
+
+    context: str
+    dockerfile: str
+    architecture: Architecture
+
+
+def create_images(scope: Scope, image: ImageArgs, architectures: list[Architecture],
+                  definition_builds: Optional[dict[str, DefinitionBuild]] = None) -> WorkerImages:
+    definition_builds = definition_builds or {}
+    prebuilt = {arch: pulumi.Output.from_input(image.uri) for arch in architectures} if image.uri else None
+    if prebuilt is not None and not definition_builds:
+        return WorkerImages(None, prebuilt, {})
     repository = aws.ecr.Repository(
         scope.child("worker"),
         force_delete=True,  # it holds only images this stack built: `pulumi destroy` must not stall on them
@@ -84,28 +99,27 @@ def create_images(scope: Scope, image: ImageArgs, architectures: list[Architectu
         tags=scope.tagged(),
         opts=scope.opts(),
     )
+    prefixes = ([] if prebuilt else list(architectures)) + [
+        f"{name}-{build.architecture}" for name, build in sorted(definition_builds.items())]
     aws.ecr.LifecyclePolicy(
         scope.child("worker-lifecycle"),
         repository=repository.name,
-        policy=lifecycle_policy(list(architectures)),
+        policy=lifecycle_policy(prefixes),
         opts=scope.opts(),
     )
     token = aws.ecr.get_authorization_token_output(
         registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=scope.parent)
     )
-    uris: dict[str, pulumi.Output[str]] = {}
     build_args = {"PYTHON_VERSION": image.python_version}
-    for arch in architectures:
-        tag = f"{arch}-{context_digest(Path(image.context), Path(image.dockerfile), build_args, DOCKER_PLATFORMS[arch])}"
-        built = docker.Image(
-            scope.child("worker", arch),
+
+    def build(logical: str, prefix: str, context: str, dockerfile: str, arch: str) -> pulumi.Output[str]:
+        tag = f"{prefix}-{context_digest(Path(context), Path(dockerfile), build_args, DOCKER_PLATFORMS[arch])}"
+        return docker.Image(
+            logical,
             build=docker.DockerBuildArgs(
-                context=image.context,
-                dockerfile=image.dockerfile,
-                platform=DOCKER_PLATFORMS[arch],
-                args=build_args,
+                context=context, dockerfile=dockerfile, platform=DOCKER_PLATFORMS[arch], args=build_args
             ),
-            image_name=repository.repository_url.apply(lambda url, tag=tag: f"{url}:{tag}"),
+            image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
             build_on_preview=False,  # previews (pull requests) need no Docker on the runner
             registry=docker.RegistryArgs(
                 server=repository.repository_url,
@@ -113,6 +127,14 @@ def create_images(scope: Scope, image: ImageArgs, architectures: list[Architectu
                 password=pulumi.Output.secret(token.password),
             ),
             opts=scope.opts(),
-        )
-        uris[arch] = built.repo_digest
-    return WorkerImages(repository, uris)
+        ).repo_digest
+
+    uris = prebuilt or {
+        arch: build(scope.child("worker", arch), arch, image.context, image.dockerfile, arch) for arch in architectures
+    }
+    definition_uris = {
+        name: build(scope.child("image", name), f"{name}-{item.architecture}", item.context, item.dockerfile,
+                    item.architecture)
+        for name, item in sorted(definition_builds.items())
+    }
+    return WorkerImages(repository, uris, definition_uris)

@@ -204,6 +204,15 @@ def check_container_extras(checks: Checks, path: str, jd: JobDefinitionArgs, pla
     if jd.scheduling_priority is not None and not 0 <= jd.scheduling_priority <= limits.SCHEDULING_PRIORITY_MAX:
         checks.fail(f"{path}.scheduling_priority", f"must be within 0..{limits.SCHEDULING_PRIORITY_MAX}, got "
                                                    f"{jd.scheduling_priority}")
+    if jd.image_uri is not None and jd.image_context is not None:
+        checks.fail(f"{path}.image_context", "give image_uri (prebuilt) or image_context (built here), not both")
+    if jd.image_dockerfile is not None and jd.image_context is None:
+        checks.fail(f"{path}.image_dockerfile", "needs image_context (the folder it builds)")
+    if jd.image_context is not None and checks.project_dir is not None:
+        dockerfile = jd.image_dockerfile or f"{jd.image_context.rstrip('/')}/Dockerfile"
+        for key, relative in (("image_context", jd.image_context), ("image_dockerfile", dockerfile)):
+            if not (checks.project_dir / relative).exists():
+                checks.fail(f"{path}.{key}", f"{describe(relative)} does not exist in {checks.project_dir}")
     if jd.image_uri is not None and not IMAGE_REFERENCE.fullmatch(jd.image_uri):
         checks.fail(f"{path}.image_uri", f"expected an image reference like registry/worker:1.0 or "
                                          f"...@sha256:<digest>, got {describe(jd.image_uri)}")

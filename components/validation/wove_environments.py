@@ -62,7 +62,7 @@ def check_wove_environments(checks: Checks) -> None:
         jd = checks.args.job_definitions.get(definition)
         # Its own image knows nothing of ours: the definition must name the worker itself (the
         # cluster's image may run a wrapper of the user's, which cannot be checked here).
-        if jd is not None and jd.image_uri is not None and jd.command and not any(
+        if jd is not None and (jd.image_uri or jd.image_context) and jd.command and not any(
                 worker in " ".join(jd.command) for worker in WORKER_MODULES):
             checks.fail(f"job_definitions.{definition}.command",
                         f"serves a Wove environment with its own image, so it must run the worker (python -m "
