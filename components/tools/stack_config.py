@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -127,6 +128,7 @@ def validate_stack(stack: StackFile) -> tuple[Optional[WoveBatchClusterArgs], li
     return args, errors + cluster_errors
 
 
+@functools.lru_cache(maxsize=1)
 def batch_regions() -> frozenset[str]:
     """Every region of every partition where botocore's endpoint data has AWS Batch."""
     import botocore.session

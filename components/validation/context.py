@@ -4,10 +4,10 @@ failed to parse (a rule never reports on those again)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 from ..errors import SpecError
-from ..spec import WoveBatchClusterArgs
+from ..spec import WoveBatchClusterArgs, describe
 from ..topology import cluster_architectures
 
 
@@ -31,6 +31,14 @@ class Checks:
         if any(path == f or path.startswith((f + ".", f + "[")) for f in self.failed):
             return
         self.errors.append(SpecError(path, message))
+
+    def require_in_project(self, paths: Mapping[str, str]) -> None:
+        """Each field's path (relative to the project) must exist there; unchecked without a project."""
+        if self.project_dir is None:
+            return
+        for field, relative in paths.items():
+            if not (self.project_dir / relative).exists():
+                self.fail(field, f"{describe(relative)} does not exist in {self.project_dir}")
 
     def is_broken(self, section: str, name: str) -> bool:
         """The entry exists but had a shape error: rules combining entries skip it."""

@@ -52,8 +52,5 @@ def check_image(checks: Checks) -> None:
     if image.uri is not None and not IMAGE_REFERENCE.fullmatch(image.uri):
         checks.fail("image.uri", f"expected an image reference like 123456789012.dkr.ecr.us-east-1.amazonaws.com/"
                                  f"worker:1.0 or ...@sha256:<digest>, got {describe(image.uri)}")
-    if image.uri is None and checks.project_dir is not None:
-        for key in ("context", "dockerfile"):
-            relative = getattr(image, key)
-            if not (checks.project_dir / relative).exists():
-                checks.fail(f"image.{key}", f"{describe(relative)} does not exist in {checks.project_dir}")
+    if image.uri is None:
+        checks.require_in_project({"image.context": image.context, "image.dockerfile": image.dockerfile})

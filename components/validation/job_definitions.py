@@ -4,6 +4,7 @@ variables and secrets."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 
@@ -191,10 +192,9 @@ def check_container_extras(checks: Checks, path: str, jd: JobDefinitionArgs, pla
             checks.fail(f"{path}.swappiness", f"must be within 0..{limits.SWAPPINESS_MAX}, got {jd.swappiness}")
         elif jd.max_swap_mib is None and platform != "FARGATE":
             checks.fail(f"{path}.swappiness", "needs max_swap_mib: without it Batch ignores swappiness")
-    names = ulimit_names()
     for key, limit in jd.ulimits.items():
-        if key not in names:
-            checks.fail(f"{path}.ulimits.{key}", f"not a ulimit; expected one of {', '.join(names)}")
+        if key not in ulimit_names():
+            checks.fail(f"{path}.ulimits.{key}", f"not a ulimit; expected one of {', '.join(ulimit_names())}")
         elif limit.soft < 0 or limit.soft > limit.hard:
             checks.fail(f"{path}.ulimits.{key}", f"soft {limit.soft} must be within 0..hard {limit.hard}")
     if jd.ephemeral_storage_gib is not None and platform == "FARGATE" and not (
@@ -208,11 +208,9 @@ def check_container_extras(checks: Checks, path: str, jd: JobDefinitionArgs, pla
         checks.fail(f"{path}.image_context", "give image_uri (prebuilt) or image_context (built here), not both")
     if jd.image_dockerfile is not None and jd.image_context is None:
         checks.fail(f"{path}.image_dockerfile", "needs image_context (the folder it builds)")
-    if jd.image_context is not None and checks.project_dir is not None:
+    if jd.image_context is not None:
         dockerfile = jd.image_dockerfile or f"{jd.image_context.rstrip('/')}/Dockerfile"
-        for key, relative in (("image_context", jd.image_context), ("image_dockerfile", dockerfile)):
-            if not (checks.project_dir / relative).exists():
-                checks.fail(f"{path}.{key}", f"{describe(relative)} does not exist in {checks.project_dir}")
+        checks.require_in_project({f"{path}.image_context": jd.image_context, f"{path}.image_dockerfile": dockerfile})
     if jd.image_uri is not None and not IMAGE_REFERENCE.fullmatch(jd.image_uri):
         checks.fail(f"{path}.image_uri", f"expected an image reference like registry/worker:1.0 or "
                                          f"...@sha256:<digest>, got {describe(jd.image_uri)}")
@@ -245,8 +243,9 @@ def check_efs_volumes(checks: Checks, path: str, jd: JobDefinitionArgs, platform
                                                         f"got {jd.platform_version}")
 
 
-def ulimit_names() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def ulimit_names() -> tuple[str, ...]:
     """The ulimit names ECS takes, from botocore's ECS model (Batch passes them to ECS)."""
     import botocore.session
 
-    return list(botocore.session.get_session().get_service_model("ecs").shape_for("UlimitName").enum)
+    return tuple(botocore.session.get_session().get_service_model("ecs").shape_for("UlimitName").enum)
