@@ -82,12 +82,22 @@ def context_files(context: Path) -> Iterator[str]:
     yield from sorted(found)
 
 
-def context_digest(context: Path, dockerfile: Path, args: Mapping[str, str], platform: str) -> str:
+def files_digest(context: Path, dockerfile: Path) -> str:
+    """What the build reads from disk: the context's files (names, executable bits, contents)
+    and the Dockerfile. One walk of the context, shared by every platform built from it."""
     digest = hashlib.sha256()
     for relative in context_files(context):
         path = context / relative
         digest.update(f"{relative}\0{os.access(path, os.X_OK)}\0".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     digest.update(b"\0dockerfile\0" + dockerfile.read_bytes())
-    digest.update(f"\0{sorted(args.items())}\0{platform}".encode())
-    return digest.hexdigest()[:DIGEST_LENGTH]
+    return digest.hexdigest()
+
+
+def tag_digest(files: str, args: Mapping[str, str], platform: str) -> str:
+    """The tag's digest: the files' digest with the build arguments and the platform."""
+    return hashlib.sha256(f"{files}\0{sorted(args.items())}\0{platform}".encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def context_digest(context: Path, dockerfile: Path, args: Mapping[str, str], platform: str) -> str:
+    return tag_digest(files_digest(context, dockerfile), args, platform)

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 from ..aws.instance_types import Architecture
-from .build_context import context_digest
+from .build_context import files_digest, tag_digest
 from .scope import Scope
 from ..spec import ImageArgs
 
@@ -111,9 +111,12 @@ def create_images(scope: Scope, image: ImageArgs, architectures: list[Architectu
         registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=scope.parent)
     )
     build_args = {"PYTHON_VERSION": image.python_version}
+    files: dict[tuple[str, str], str] = {}  # each context is read once, whatever the platforms
 
     def build(logical: str, prefix: str, context: str, dockerfile: str, arch: str) -> pulumi.Output[str]:
-        tag = f"{prefix}-{context_digest(Path(context), Path(dockerfile), build_args, DOCKER_PLATFORMS[arch])}"
+        if (context, dockerfile) not in files:
+            files[(context, dockerfile)] = files_digest(Path(context), Path(dockerfile))
+        tag = f"{prefix}-{tag_digest(files[(context, dockerfile)], build_args, DOCKER_PLATFORMS[arch])}"
         return docker.Image(
             logical,
             build=docker.DockerBuildArgs(
