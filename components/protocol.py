@@ -93,3 +93,31 @@ def results_prefix(session: str, slot: str = "") -> str:
 def event_key(results_prefix_: str, sequence: int, frame_type: str) -> str:
     """Events sort in the order the worker wrote them."""
     return f"{results_prefix_}{sequence:04d}-{frame_type}.json"
+
+
+# S3's limits on what a URI names (moto does not enforce them; a job would fail on them late):
+# bucket names are 3-63 of a-z, 0-9, '.' and '-', starting and ending with a letter or digit
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html); a key is at
+# most 1,024 bytes of UTF-8 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html).
+S3_KEY_MAX_BYTES = 1024
+_BUCKET_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+# What event_key appends to a results prefix, at most: `<n>-task_cancelled.json` (n up to 10 digits).
+EVENT_SUFFIX_MAX_BYTES = 10 + len("-task_cancelled.json")
+
+
+def checked_s3_uri(uri: str, *, reserve: int = 0) -> tuple[str, str]:
+    """split_s3_uri, and ValueError for a bucket or key S3 refuses (`reserve`: bytes a key
+    made from this one adds)."""
+    try:
+        bucket, key = split_s3_uri(uri)
+    except ValueError:
+        raise ValueError("not an s3://bucket/key URI") from None
+    if not (3 <= len(bucket) <= 63 and set(bucket) <= _BUCKET_CHARACTERS and bucket[0].isalnum() and bucket[-1].isalnum()):
+        raise ValueError("its bucket is not an S3 bucket name")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("the key is not UTF-8 text") from None
+    if size + reserve > S3_KEY_MAX_BYTES:
+        raise ValueError(f"the key is {size} bytes; S3 takes at most {S3_KEY_MAX_BYTES - reserve} here")
+    return bucket, key

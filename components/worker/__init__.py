@@ -28,9 +28,14 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.request
 from typing import Any, Callable, Mapping, Optional
 
 from .. import protocol
+from ..aws.limits import ARRAY_SIZE_MAX
+from ..spec import describe
+from . import wove_protocol
+from .reporting import Reporter, WorkerFailure
 
 MISSING_PAYLOAD = (
     "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
@@ -64,9 +69,11 @@ class PayloadUnavailableError(RuntimeError):
 
 
 def array_index(environ: Mapping[str, str], what: str) -> int:
+    """AWS_BATCH_JOB_ARRAY_INDEX: 0 to ARRAY_SIZE_MAX - 1, as Batch sets it."""
     index = environ.get(protocol.ARRAY_INDEX_VARIABLE)
-    if index is None or not index.isdigit():
-        raise PayloadUnavailableError(f"{what} is an array child's, but {protocol.ARRAY_INDEX_VARIABLE} is {index!r}")
+    if index is None or not (index.isascii() and index.isdigit() and int(index[:6]) < ARRAY_SIZE_MAX):
+        raise PayloadUnavailableError(f"{describe(what)} is an array child's, but {protocol.ARRAY_INDEX_VARIABLE} is "
+                                      f"{describe(index)}, not a whole number from 0 to {ARRAY_SIZE_MAX - 1}")
     return int(index)
 
 
@@ -86,14 +93,11 @@ class ExchangeSink:
         self._sequence = 0
         self._lock = threading.Lock()
 
-    def post(self, callback_url: str, frame: dict[str, Any], *, timeout: Optional[float] = None) -> None:
-        from wove.backend import serialize_frame
-
-        del callback_url, timeout  # exchange mode: the submitter cannot be reached
-        body = json.dumps(serialize_frame(frame), separators=(",", ":")).encode("utf-8")
+    def write(self, frame_type: str, body: bytes) -> None:
+        """Write one event's body (a reporting.Deliver)."""
         with self._lock:
             self._sequence += 1
-            key = protocol.event_key(self.prefix, self._sequence, str(frame.get("type", "event")))
+            key = protocol.event_key(self.prefix, self._sequence, frame_type)
         # Managed transfer: multipart above its threshold, so a result of any size fits.
         self.s3.upload_fileobj(io.BytesIO(body), self.bucket, key)
 
@@ -107,70 +111,145 @@ def _get(s3: Any, uri: str, what: str, **range_: str) -> bytes:
         raise PayloadUnavailableError(f"cannot read {what} {uri}: {code}") from exc
 
 
-def fetch_payload(s3: Any, uri: str) -> dict[str, Any]:
-    from wove.backend import payload_from_b64
+def _decode(data: bytes, what: str, uri: str) -> dict[str, Any]:
+    """The payload in the bytes read; PayloadUnavailableError when they are not one (truncated)."""
+    try:
+        return wove_protocol.decode_payload(data.decode("ascii"))
+    except UnicodeDecodeError as exc:
+        problem = f"not base64 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+    except wove_protocol.MalformedPayloadError as exc:
+        problem = str(exc)
+    raise PayloadUnavailableError(f"cannot read {what} {uri}: {problem}, {len(data)} bytes read")
 
-    return payload_from_b64(_get(s3, uri, "the task payload").decode("ascii"))
+
+def fetch_payload(s3: Any, uri: str) -> dict[str, Any]:
+    return _decode(_get(s3, uri, "the task payload"), "the task payload", uri)
 
 
 def fetch_packed_payload(s3: Any, uri: str, index: int) -> dict[str, Any]:
     """Entry `index` of an array job's pack: its offsets, then its bytes (two ranged GETs)."""
-    from wove.backend import payload_from_b64
-
     what = f"entry {index} of the payload pack"
     offsets = _get(s3, uri, what, Range=protocol.pack_offsets_range(index))
     try:
         entry_range = protocol.pack_entry_range(offsets, index)
     except ValueError as exc:
         raise PayloadUnavailableError(f"cannot read {what} {uri}: {exc}") from None
-    return payload_from_b64(_get(s3, uri, what, Range=entry_range).decode("ascii"))
+    return _decode(_get(s3, uri, what, Range=entry_range), what, uri)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+CALLBACK_TIMEOUT = 60.0  # seconds a callback POST may wait on the socket (Wove's own waits forever)
+
+
+def post_body(callback_url: str, body: bytes, *, timeout: Optional[float] = None) -> None:
+    """POST an event's body to Wove's callback URL, as wove.backend.post_event does."""
+    request = urllib.request.Request(callback_url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        response.read()
+
+
+def callback_route(callback_url: str) -> Callable[[str, bytes], None]:
+    """Callback mode's reporting.Deliver: POST, again after a connection error."""
+    post = post_with_retries(post_body)
+    return lambda frame_type, body: post(callback_url, body, timeout=CALLBACK_TIMEOUT)
+
+
+def variable_problems(environ: Mapping[str, str], inline: bool) -> tuple[list[str], list[str]]:
+    """(problems with where the payload comes from, problems with where results go): one line
+    each, naming the variable and its value (bounded)."""
+    payload_problems, results_problems = [], []
+    checks = [(protocol.RESULTS_URI_VARIABLE, protocol.EVENT_SUFFIX_MAX_BYTES, results_problems)]
+    if not inline:
+        checks += [(protocol.PAYLOAD_URI_VARIABLE, 0, payload_problems), (protocol.PAYLOAD_PACK_URI_VARIABLE, 0, payload_problems)]
+    for name, reserve, problems in checks:
+        value = environ.get(name)
+        if value is None:
+            continue
+        try:
+            protocol.checked_s3_uri(value.replace(protocol.INDEX_PLACEHOLDER, "9999"), reserve=reserve)
+            if protocol.INDEX_PLACEHOLDER in value:
+                array_index(environ, name)
+        except (ValueError, PayloadUnavailableError) as exc:
+            problems.append(f"{name}: {exc} (got {describe(value)})")
+    if not inline and environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE) is not None and not environ.get(protocol.PAYLOAD_URI_VARIABLE):
+        try:
+            array_index(environ, protocol.PAYLOAD_PACK_URI_VARIABLE)
+        except PayloadUnavailableError as exc:
+            payload_problems.append(str(exc))
+    return payload_problems, results_problems
+
+
+def read_payload(inline: Optional[str], environ: Mapping[str, str], s3: Callable[[], Any],
+                 inline_source: str = protocol.INLINE_PAYLOAD_VARIABLE) -> dict[str, Any]:
+    """The task's payload, from wherever the job's variables say; PayloadUnavailableError."""
+    if inline:
+        try:
+            return wove_protocol.decode_payload(inline)
+        except wove_protocol.MalformedPayloadError as exc:
+            raise PayloadUnavailableError(f"{inline_source}: not a Wove payload: {exc} (got {describe(inline)})") from None
+    reference = environ.get(protocol.PAYLOAD_URI_VARIABLE)
+    if reference:
+        return fetch_payload(s3(), reference)
+    pack = str(environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE))
+    return fetch_packed_payload(s3(), pack, array_index(environ, pack))
 
 
 def main(
     argv: Optional[list[str]] = None,
     environ: Optional[Mapping[str, str]] = None,
     s3_factory: Optional[Callable[[], Any]] = None,
+    on_start: Optional[Callable[[Reporter], None]] = None,
 ) -> int:
-    import wove.backend as backend
-
+    """Run the job's task; 0 when its end reached the submitter, 1 (after one line on stderr)
+    when the worker failed. Bad variables raise SystemExit with one line each.
+    `on_start(reporter)`: called before the task runs (the CLI's SIGTERM handler uses it)."""
     argv = sys.argv[1:] if argv is None else argv
     environ = os.environ if environ is None else environ
-    make_s3 = s3_factory or _default_s3
     inline = argv[0] if argv else environ.get(protocol.INLINE_PAYLOAD_VARIABLE)
-    reference = environ.get(protocol.PAYLOAD_URI_VARIABLE)
-    pack = environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE)
     results = environ.get(protocol.RESULTS_URI_VARIABLE)
-    if not inline and not reference and not pack:
+    if not inline and not environ.get(protocol.PAYLOAD_URI_VARIABLE) and not environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE):
         raise SystemExit(MISSING_PAYLOAD)
+    payload_problems, results_problems = variable_problems(environ, bool(inline))
+    if results_problems:
+        raise SystemExit("\n".join(payload_problems + results_problems))
 
+    clients: list[Any] = []
+    s3 = lambda: clients[0] if clients else clients.append((s3_factory or _default_s3)()) or clients[0]  # noqa: E731
+    sink = ExchangeSink(s3(), resolve_template(str(results), environ)) if results else None
     try:
-        sink = ExchangeSink(make_s3(), resolve_template(results, environ)) if results else None
-    except (PayloadUnavailableError, ValueError) as exc:
-        raise SystemExit(f"cannot report results to {results}: {exc}") from None
-    try:
-        if inline:
-            payload = backend.payload_from_b64(inline)
-        elif reference:
-            payload = fetch_payload(sink.s3 if sink else make_s3(), reference)
-        else:
-            index = array_index(environ, str(pack))
-            payload = fetch_packed_payload(sink.s3 if sink else make_s3(), str(pack), index)
+        if payload_problems:
+            raise PayloadUnavailableError("\n".join(payload_problems))
+        payload = read_payload(inline, environ, s3, "the payload argument" if argv else protocol.INLINE_PAYLOAD_VARIABLE)
     except PayloadUnavailableError as exc:
-        if sink is not None:
-            # The run id is in the payload: the poller fills in whose error this is.
-            sink.post("", {"type": "task_error", "exception": exc,
-                           "error": {"type": "PayloadUnavailableError", "message": str(exc), "source": "wove_batch"}})
+        if sink is not None:  # the run id is in the payload: the poller fills in whose error this is
+            frame = wove_protocol.error_frame("", "", exc)
+            sink.write(wove_protocol.ERROR, wove_protocol.encode_frame({k: v for k, v in frame.items() if k not in ("run_id", "task_id")}))
         raise SystemExit(str(exc)) from None
 
-    # Wove's worker posts through `wove.backend.post_event`: in exchange mode the events go to
-    # the bucket instead; in callback mode they are posted, again after a connection error.
-    # Everything else is Wove's own run_backend_payload.
-    if sink is not None:
-        backend.post_event = sink.post
-    elif not getattr(backend.post_event, "retries_connections", False):
-        backend.post_event = post_with_retries(backend.post_event)
-    backend.run_backend_payload(payload)
+    route = sink.write if sink is not None else callback_route(payload["callback_url"])
+    reporter = Reporter(route, payload["run_id"], payload["task_id"], wove_protocol.heartbeat_seconds(payload))
+    if on_start is not None:
+        on_start(reporter)
+    try:
+        wove_protocol.run_payload(payload, reporter.post)
+    except (SystemExit, KeyboardInterrupt) as exc:  # raised by the task: Wove catches Exception only
+        _report_early_exit(reporter, exc)
+    finally:
+        reporter.stop()
+    if reporter.failure:
+        print(reporter.failure, file=sys.stderr, flush=True)
+        return 1
     return 0
+
+
+def _report_early_exit(reporter: Reporter, exc: BaseException) -> None:
+    if isinstance(exc, KeyboardInterrupt):
+        reporter.cancel()
+        return
+    message = f"the task called sys.exit({exc.code!r}) instead of returning a result"
+    if reporter.send(wove_protocol.error_frame(reporter.run_id, reporter.task_id, WorkerFailure(message))):
+        reporter.failure = message
 
 
 def _default_s3() -> Any:

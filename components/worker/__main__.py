@@ -1,7 +1,5 @@
 """`python -m wove_batch.worker`: the command of every job definition."""
 
-import sys
+from .cli import run
 
-from . import main
-
-sys.exit(main())
+run()
