@@ -1,20 +1,231 @@
-"""probe"""
+"""The worker's side of Wove's backend protocol: what it relies on in Wove (the contract tests,
+which fail when a Wove upgrade changes it), heartbeats, SIGTERM, the worker's own failures
+reported as the task's error, bad and hostile input, and a task that forks.
+
+Worker processes here run `python -m wove_batch.worker` from this virtualenv against Wove's own
+callback server; the heartbeat tests run end to end on moto with the real Wove executor."""
+
 from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import time
+import uuid
 from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
 import pytest
 import wove
+from wove.backend import BackendCallbackServer, build_backend_payload, payload_to_b64
+
 from batch_emulator import JobRunner, MotoServer
-from test_e2e import environments, moto, stack  # noqa: F401
+from test_e2e import environments, moto, stack  # noqa: F401 - fixtures
 from wove_batch.tools.plan import Plan
+from wove_batch.worker import main, wove_protocol as wp
+from wove_batch.worker.reporting import WorkerFailure, heartbeat_period
+
+TASKS = '''
+import multiprocessing, os, sys, threading, time
 
 
-def runner(moto, stack, worker_venv, app_dir, **options):
-    return JobRunner(moto, list(stack.outputs["job_queues"].values()), worker_venv / "bin", app_dir, **options)
+def slow(seconds):
+    time.sleep(seconds)
+    return "done"
+
+
+def unpicklable():
+    return threading.Lock()
+
+
+def leaves_a_process(pidfile):
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(3600,))
+    child.start()
+    open(pidfile, "w").write(str(child.pid))
+    return "parent done"
+
+
+def forks(pidfile):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(3600)
+        return "child done"
+    open(pidfile, "w").write(str(pid))
+    return "parent done"
+
+
+def leaves_a_thread():
+    threading.Thread(target=time.sleep, args=(3600,)).start()
+    return "done"
+
+
+def exits(code):
+    sys.exit(code)
+'''
+
+
+@pytest.fixture
+def tasks(tmp_path: Path) -> Iterator[Any]:
+    """A module of tasks importable here and in the worker processes (PYTHONPATH)."""
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "lw_worker_tasks.py").write_text(TASKS)
+    sys.path.insert(0, str(folder))
+    sys.modules.pop("lw_worker_tasks", None)
+    import lw_worker_tasks
+
+    lw_worker_tasks.folder = folder
+    yield lw_worker_tasks
+    sys.path.remove(str(folder))
+    sys.modules.pop("lw_worker_tasks", None)
+
+
+def payload_of(function: Any, args: dict[str, Any], callback_url: str, delivery: Optional[dict] = None,
+               run_id: str = "task:1") -> str:
+    frame = {"run_id": run_id, "task_id": run_id.split(":")[0], "callable": function, "args": args,
+             "delivery": delivery or {}}
+    return payload_to_b64(build_backend_payload(frame, callback_url=callback_url, adapter="aws_batch"))
+
+
+async def frames_of(server: BackendCallbackServer, quiet: float = 0.5) -> list[dict]:
+    """Every frame the server received, until none for `quiet` seconds."""
+    frames = []
+    while True:
+        try:
+            frames.append(await asyncio.wait_for(server.recv(), quiet))
+        except asyncio.TimeoutError:
+            return frames
+
+
+def worker_env(folder: Path, **variables: str) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(folder), **variables}
+
+
+async def run_worker(folder: Path, make_payload: Callable[[str], str], *, timeout: float = 60,
+                     during: Optional[Callable[[Any, BackendCallbackServer], Any]] = None) -> tuple[int, str, list[dict]]:
+    """`python -m wove_batch.worker` with the payload made for a Wove callback server's URL:
+    (exit code, stderr, frames received). `during(process, server)` runs while it does."""
+    server = BackendCallbackServer(host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        assert server.callback_url is not None
+        env = worker_env(folder, WOVE_BACKEND_PAYLOAD=make_payload(server.callback_url))
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "wove_batch.worker", env=env,
+                                                       stderr=asyncio.subprocess.PIPE)
+        early = await during(process, server) if during is not None else []
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout)
+        return process.returncode, stderr.decode(), early + await frames_of(server)
+    finally:
+        await server.stop()
+
+
+# --- the contract with Wove 2.0.3 ----------------------------------------------------------
+
+
+def test_wove_contract_run_backend_payload_posts_every_frame_through_post_event() -> None:
+    """wove_protocol.run_payload routes what run_backend_payload posts: the started frame, then
+    the result, the task's error, or task_cancelled for asyncio.CancelledError."""
+
+    def boom() -> None:
+        raise ValueError("broken")
+
+    async def cancelled() -> None:
+        raise asyncio.CancelledError
+
+    seen: dict[str, list[dict]] = {}
+    for name, function in [("ok", lambda: 42), ("boom", boom), ("cancelled", cancelled)]:
+        posted: list[dict] = []
+        payload = json.loads(base64.b64decode(payload_of(function, {}, "http://unused/", run_id=f"{name}:1")))
+        wp.run_payload(payload, lambda url, frame, timeout=None: posted.append(frame))
+        seen[name] = posted
+    assert seen["ok"] == [wp.frame(wp.STARTED, "ok:1", "ok"), {**wp.frame(wp.RESULT, "ok:1", "ok"), "result": 42}]
+    assert [f["type"] for f in seen["boom"]] == [wp.STARTED, wp.ERROR]
+    assert set(seen["boom"][1]) == {"type", "run_id", "task_id", "exception", "error"}
+    assert set(seen["boom"][1]["error"]) == set(wp.error_frame("r", "t", ValueError("x"))["error"])
+    assert seen["cancelled"] == [wp.frame(wp.STARTED, "cancelled:1", "cancelled"), wp.frame(wp.CANCELLED, "cancelled:1", "cancelled")]
+
+
+def test_wove_contract_encode_frame_is_the_body_wove_posts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.request
+
+    import wove.backend
+
+    bodies: list[bytes] = []
+
+    class Answer:
+        def __enter__(self) -> "Answer":
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            return None
+
+        def read(self) -> bytes:
+            return b""
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda request, timeout=None: bodies.append(request.data) or Answer())
+    frame = {**wp.frame(wp.RESULT, "r:1", "r"), "result": {"x": [1, 2]}}
+    wp._WOVE_POST("http://submitter/wove/events/t", frame)
+    assert bodies == [wp.encode_frame(frame)]
+    assert wove.backend.deserialize_frame(json.loads(bodies[0])) == frame
+
+
+def test_wove_contract_payload_keys_heartbeat_setting_and_frames_wove_receives() -> None:
+    from wove import environment, stdio_worker
+
+    payload = json.loads(base64.b64decode(payload_of(lambda: 1, {}, "http://h/", {wp.HEARTBEAT_SETTING: 2})))
+    assert set(wp.REQUIRED_KEYS) <= set(payload) and payload["delivery"] == {wp.HEARTBEAT_SETTING: 2}
+    assert wp.decode_payload(payload_to_b64(payload)) == payload
+    assert wp.heartbeat_seconds(payload) == 2.0
+    # Wove's own stdio worker reads the interval from the same key and sends the same frame.
+    emitted: list[dict] = []
+    runtime = stdio_worker.StdioWorkerRuntime()
+
+    async def capture(frame: dict) -> None:
+        emitted.append(frame)
+
+    runtime._emit = capture  # type: ignore[method-assign]
+    asyncio.run(runtime._execute_task(run_id="r:1", task_id="r", task_callable=lambda: asyncio.sleep(0.05),
+                                      task_args={}, delivery={wp.HEARTBEAT_SETTING: 0.01}))
+    assert wp.frame(wp.HEARTBEAT, "r:1", "r") in emitted
+    # The submitting side keeps a task alive on these frames and ends it on these.
+    receiver = inspect.getsource(environment.EnvironmentRuntime._recv_loop) if hasattr(environment, "EnvironmentRuntime") \
+        else inspect.getsource(environment)
+    for kind in (wp.STARTED, wp.HEARTBEAT, *wp.TERMINAL):
+        assert f'frame_type == "{kind}"' in receiver, kind
+    assert "(time.monotonic() - last_heartbeat) >= heartbeat_seconds" in inspect.getsource(environment)
+
+
+# --- heartbeats ----------------------------------------------------------------------------
+
+
+def test_heartbeats_go_every_third_of_the_interval_from_the_start_to_the_result(tasks: Any) -> None:
+    code, stderr, frames = asyncio.run(run_worker(
+        tasks.folder, lambda url: payload_of(tasks.slow, {"seconds": 1.6}, url, {wp.HEARTBEAT_SETTING: 0.6})))
+    assert (code, stderr) == (0, "")
+    assert heartbeat_period(0.6) == pytest.approx(0.2)
+    assert frames[0] == wp.frame(wp.STARTED, "task:1", "task")
+    assert frames[-1] == {**wp.frame(wp.RESULT, "task:1", "task"), "result": "done"}
+    beats = frames[1:-1]
+    assert 6 <= len(beats) <= 8 and beats == [wp.frame(wp.HEARTBEAT, "task:1", "task")] * len(beats)
+
+
+def runner(moto: MotoServer, stack: Plan, worker_venv: Path, app_dir: Path) -> JobRunner:
+    return JobRunner(moto, list(stack.outputs["job_queues"].values()), worker_venv / "bin", app_dir)
 
 
 @pytest.mark.parametrize("environment", ["batch", "batch_exchange"])
-def test_hb(environment, stack, moto, environments, worker_venv, app_dir):
+def test_a_10_s_task_with_2_s_heartbeats_succeeds_end_to_end(
+    environment: str, stack: Plan, moto: MotoServer, environments: dict, worker_venv: Path, app_dir: Path
+) -> None:
+    """Without heartbeats Wove cancels it after 2 s ("Delivery heartbeat timed out for task
+    'slow' after 2s without heartbeat."). Exchange mode: each heartbeat is an event object the
+    poller hands to Wove's callback server (results_poll_seconds 0.2 here)."""
     started = time.monotonic()
     with runner(moto, stack, worker_venv, app_dir) as jobs:
         with wove.weave() as w:
@@ -22,6 +233,216 @@ def test_hb(environment, stack, moto, environments, worker_venv, app_dir):
             def slow() -> str:
                 time.sleep(10)
                 return "done"
-        print("weave took", time.monotonic() - started)
-        jobs.wait_idle(1)
+
+        (job,) = jobs.wait_idle(1)
     assert w.result.slow == "done"
+    assert job.returncode == 0, job.output
+    assert 10 <= time.monotonic() - started < 40
+
+
+# --- SIGTERM -------------------------------------------------------------------------------
+
+
+def test_sigterm_reports_the_task_cancelled_and_exits_143(tasks: Any) -> None:
+    async def terminate_once_started(process: Any, server: BackendCallbackServer) -> list[dict]:
+        first = await asyncio.wait_for(server.recv(), 30)
+        process.send_signal(signal.SIGTERM)
+        return [first]
+
+    begun = time.monotonic()
+    code, stderr, frames = asyncio.run(run_worker(
+        tasks.folder, lambda url: payload_of(tasks.slow, {"seconds": 60}, url), during=terminate_once_started))
+    assert (code, stderr) == (143, "SIGTERM: the job is being stopped; reporting the task cancelled\n")
+    assert frames == [wp.frame(wp.STARTED, "task:1", "task"), wp.frame(wp.CANCELLED, "task:1", "task")]
+    assert time.monotonic() - begun < 30  # not the task's 60 s
+
+
+# --- the worker's own failures, reported as the task's error -------------------------------
+
+
+def test_an_unpicklable_result_is_the_tasks_error_and_the_job_fails(tasks: Any) -> None:
+    code, stderr, frames = asyncio.run(run_worker(tasks.folder, lambda url: payload_of(tasks.unpicklable, {}, url)))
+    message = "the task's result could not be pickled (TypeError: cannot pickle '_thread.lock' object)"
+    assert (code, stderr) == (1, message + "\n")
+    assert [f["type"] for f in frames] == [wp.STARTED, wp.ERROR]
+    assert isinstance(frames[1]["exception"], WorkerFailure) and str(frames[1]["exception"]) == message
+    assert (frames[1]["error"]["kind"], frames[1]["error"]["source"]) == ("WorkerFailure", "wove_batch")
+
+
+def test_a_task_that_calls_sys_exit_is_the_tasks_error(tasks: Any) -> None:
+    code, stderr, frames = asyncio.run(run_worker(tasks.folder, lambda url: payload_of(tasks.exits, {"code": 0}, url)))
+    message = "the task called sys.exit(0) instead of returning a result"
+    assert (code, stderr) == (1, message + "\n")
+    assert [f["type"] for f in frames] == [wp.STARTED, wp.ERROR] and str(frames[1]["exception"]) == message
+
+
+@pytest.fixture
+def bucket(moto: MotoServer) -> str:
+    name = f"lw-{uuid.uuid4().hex[:12]}"
+    moto.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def events(moto: MotoServer, bucket: str, prefix: str) -> list[tuple[str, dict]]:
+    from wove.backend import deserialize_frame
+
+    s3 = moto.client("s3")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return [(item["Key"][len(prefix):], deserialize_frame(json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())))
+            for item in sorted(listed, key=lambda item: item["Key"])]
+
+
+def test_an_s3_error_writing_the_result_is_the_tasks_error_and_the_job_fails(
+    tasks: Any, moto: MotoServer, bucket: str, capsys: pytest.CaptureFixture
+) -> None:
+    from botocore.exceptions import ClientError
+
+    s3 = moto.client("s3")
+
+    def refuse_results(params: dict, **_: Any) -> None:
+        if params["Key"].endswith("-task_result.json"):
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "PutObject")
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", refuse_results)
+    environ = {"WOVE_BACKEND_PAYLOAD": payload_of(tasks.slow, {"seconds": 0}, "http://unused/"),
+               "WOVE_BATCH_RESULTS_URI": f"s3://{bucket}/results/s/1/"}
+    assert main(argv=[], environ=environ, s3_factory=lambda: s3) == 1
+    written = events(moto, bucket, "results/s/1/")
+    assert [key for key, _ in written] == ["0001-task_started.json", "0003-task_error.json"]
+    exception = written[1][1]["exception"]
+    assert isinstance(exception, WorkerFailure)
+    assert str(exception) == "the task's result could not be delivered (SlowDown: Please reduce your request rate.)"
+    assert capsys.readouterr().err == str(exception) + "\n"
+
+
+@pytest.mark.parametrize(("cut", "problem"), [
+    (lambda text: text[: len(text) // 2 // 4 * 4], "not JSON once decoded (Unterminated string starting at: line 1 column"),
+    (lambda text: text[:-1], "not base64 (Incorrect padding)"),
+    (lambda text: "é" + text, "not base64 (byte 0xc3 at offset 0)"),
+], ids=["truncated", "cut mid-quad", "not ascii"])
+def test_a_truncated_or_malformed_payload_read_is_the_tasks_error(
+    tasks: Any, moto: MotoServer, bucket: str, cut: Callable[[str], str], problem: str
+) -> None:
+    s3 = moto.client("s3")
+    body = cut(payload_of(tasks.slow, {"seconds": 0}, "http://unused/")).encode()
+    s3.put_object(Bucket=bucket, Key="payloads/s/1.json", Body=body)
+    environ = {"WOVE_BATCH_PAYLOAD_URI": f"s3://{bucket}/payloads/s/1.json",
+               "WOVE_BATCH_RESULTS_URI": f"s3://{bucket}/results/s/1/"}
+    with pytest.raises(SystemExit) as exited:
+        main(argv=[], environ=environ, s3_factory=lambda: s3)
+    message = str(exited.value.code)
+    assert message.startswith(f"cannot read the task payload s3://{bucket}/payloads/s/1.json: {problem}")
+    assert message.endswith(f", {len(body)} bytes read")
+    ((key, frame),) = events(moto, bucket, "results/s/1/")
+    assert key == "0001-task_error.json" and str(frame["exception"]) == message
+
+
+# --- bad input: one line, the right exit code, no traceback --------------------------------
+
+
+def worker(*args: str, preexec: Optional[Callable[[], None]] = None, **variables: str) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "AWS_EC2_METADATA_DISABLED": "true", **variables}
+    return subprocess.run([sys.executable, "-m", "wove_batch.worker", *args], env=env, capture_output=True,
+                          text=True, timeout=60, preexec_fn=preexec)
+
+
+def test_help_prints_the_usage_and_exits_0() -> None:
+    result = worker("--help")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("usage: python -m wove_batch.worker [PAYLOAD]\n")
+    assert "WOVE_BATCH_PAYLOAD_URI" in result.stdout and "143 after SIGTERM" in result.stdout
+    unknown = worker("--verbose")
+    assert (unknown.returncode, unknown.stdout, unknown.stderr) == (2, "", "unknown option '--verbose'; see --help\n")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(("variables", "line"), [
+    ({"WOVE_BACKEND_PAYLOAD": "not a payload"},
+     "WOVE_BACKEND_PAYLOAD: not a Wove payload: not base64 (Incorrect padding) (got 'not a payload')"),
+    ({"WOVE_BACKEND_PAYLOAD": b64("[1, 2]")},
+     f"WOVE_BACKEND_PAYLOAD: not a Wove payload: a JSON list, not a payload object (got {b64('[1, 2]')!r})"),
+    ({"WOVE_BACKEND_PAYLOAD": b64('{"run_id": "r"}')},
+     "WOVE_BACKEND_PAYLOAD: not a Wove payload: no callback_url, task_id, callable_pickle, args_pickle (a string each) "
+     f"(got {b64(chr(123) + chr(34) + 'run_id' + chr(34) + ': ' + chr(34) + 'r' + chr(34) + chr(125))!r})"),
+    ({"WOVE_BATCH_PAYLOAD_URI": "https://bucket.s3.amazonaws.com/key"},
+     "WOVE_BATCH_PAYLOAD_URI: not an s3://bucket/key URI (got 'https://bucket.s3.amazonaws.com/key')"),
+    ({"WOVE_BATCH_PAYLOAD_URI": "s3://bucket/key", "WOVE_BATCH_RESULTS_URI": "/tmp/results"},
+     "WOVE_BATCH_RESULTS_URI: not an s3://bucket/key URI (got '/tmp/results')"),
+], ids=["not base64", "not an object", "missing keys", "https uri", "results not s3"])
+def test_bad_variables_end_with_one_line_and_exit_1(variables: dict[str, str], line: str) -> None:
+    result = worker(**variables)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", line + "\n")
+
+
+def test_the_worker_ends_when_the_result_is_delivered_whatever_the_task_left_running(tasks: Any, tmp_path: Path) -> None:
+    """A process forked by multiprocessing (whose exit handler would wait for it forever), one
+    forked by os.fork (which would come back through the worker's code) and a thread: the
+    worker exits at once after the result, and what the task forked is gone, as in a container."""
+    for function, args, result in [(tasks.leaves_a_process, {"pidfile": str(tmp_path / "mp.pid")}, "parent done"),
+                                   (tasks.forks, {"pidfile": str(tmp_path / "fork.pid")}, "parent done"),
+                                   (tasks.leaves_a_thread, {}, "done")]:
+        begun = time.monotonic()
+        code, stderr, frames = asyncio.run(run_worker(tasks.folder, lambda url: payload_of(function, args, url), timeout=20))
+        assert (code, stderr) == (0, "")
+        assert frames == [wp.frame(wp.STARTED, "task:1", "task"), {**wp.frame(wp.RESULT, "task:1", "task"), "result": result}]
+        assert time.monotonic() - begun < 20
+        if args:
+            child = int(Path(args["pidfile"]).read_text())
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and Path(f"/proc/{child}").exists() and "Z" not in _state(child):
+                time.sleep(0.05)
+            assert not Path(f"/proc/{child}").exists() or "Z" in _state(child), f"{function.__name__}: {child} runs on"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return "Z"
+
+
+# --- hostile environments --------------------------------------------------------------------
+
+HUGE = 120_000  # below Linux's 128 KiB limit on one environment string (MAX_ARG_STRLEN)
+
+
+@pytest.mark.parametrize(("variables", "line"), [
+    ({"WOVE_BACKEND_PAYLOAD": "A" * HUGE},
+     "WOVE_BACKEND_PAYLOAD: not a Wove payload: not JSON once decoded (Expecting value: line 1 column 1 (char 0)) "
+     f"(got {repr('A' * 119)[:120]}… ({HUGE + 2} characters))"),
+    ({"WOVE_BACKEND_PAYLOAD": b64("[" * 80_000)},
+     "WOVE_BACKEND_PAYLOAD: not a Wove payload: nested too deeply to be a payload (got "),
+    ({"WOVE_BACKEND_PAYLOAD": b64("9" * 80_000)},
+     "WOVE_BACKEND_PAYLOAD: not a Wove payload: not JSON once decoded (Exceeds the limit (4300 digits) for integer string "),
+    ({"WOVE_BACKEND_PAYLOAD": "\u00ff\u0100" * 10},
+     "WOVE_BACKEND_PAYLOAD: not a Wove payload: not base64 ('ascii' codec can't encode characters in position 0-19: "),
+    ({"WOVE_BATCH_PAYLOAD_URI": "s3://" + "b" * HUGE},
+     "WOVE_BATCH_PAYLOAD_URI: not an s3://bucket/key URI (got 's3://bbbb"),
+    ({"WOVE_BATCH_PAYLOAD_URI": "s3://bucket/" + "k" * HUGE},
+     f"WOVE_BATCH_PAYLOAD_URI: the key is {HUGE} bytes; S3 takes at most 1024 here (got 's3://bucket/kkk"),
+    ({"WOVE_BATCH_PAYLOAD_URI": "s3://Bad_Bucket/key"},
+     "WOVE_BATCH_PAYLOAD_URI: its bucket is not an S3 bucket name (got 's3://Bad_Bucket/key')"),
+    ({"WOVE_BATCH_PAYLOAD_PACK_URI": "s3://bucket/p.pack", "AWS_BATCH_JOB_ARRAY_INDEX": "9" * HUGE},
+     "AWS_BATCH_JOB_ARRAY_INDEX: not a whole number from 0 to 9999 (got '9999"),
+    ({"WOVE_BATCH_PAYLOAD_PACK_URI": "s3://bucket/p.pack", "AWS_BATCH_JOB_ARRAY_INDEX": "\u0663"},
+     "AWS_BATCH_JOB_ARRAY_INDEX: not a whole number from 0 to 9999 (got '\u0663'), and 'WOVE_BATCH_PAYLOAD_PACK_URI' is an array child's"),
+    ({"WOVE_BATCH_PAYLOAD_URI": "s3://bucket/key", "WOVE_BATCH_RESULTS_URI": "s3://bucket/{index}/" * 6000},
+     "WOVE_BATCH_RESULTS_URI: the key is 101988 bytes; S3 takes at most 994 here (got 's3://bucket/{index}/s3://"),
+], ids=["huge payload", "deep json", "huge number", "not ascii", "huge bucket", "huge key", "bucket name",
+        "huge index", "unicode digit", "huge results uri"])
+def test_hostile_environments_end_fast_with_one_clear_line(variables: dict[str, str], line: str) -> None:
+    """The worker runs under hard limits (400 MB of address space, 5 s of CPU): a runaway would
+    die with MemoryError or SIGXCPU instead of printing the one expected line; nothing is sent."""
+    import resource
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (400 * 1000 * 1000,) * 2)
+        resource.setrlimit(resource.RLIMIT_CPU, (5, 5))
+
+    result = worker(preexec=limits, AWS_ENDPOINT_URL="http://127.0.0.1:9", **variables)
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert result.stderr.startswith(line) and result.stderr.count("\n") == 1, result.stderr
+    assert len(result.stderr) < 600 and "Traceback" not in result.stderr

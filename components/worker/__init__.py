@@ -72,8 +72,8 @@ def array_index(environ: Mapping[str, str], what: str) -> int:
     """AWS_BATCH_JOB_ARRAY_INDEX: 0 to ARRAY_SIZE_MAX - 1, as Batch sets it."""
     index = environ.get(protocol.ARRAY_INDEX_VARIABLE)
     if index is None or not (index.isascii() and index.isdigit() and int(index[:6]) < ARRAY_SIZE_MAX):
-        raise PayloadUnavailableError(f"{describe(what)} is an array child's, but {protocol.ARRAY_INDEX_VARIABLE} is "
-                                      f"{describe(index)}, not a whole number from 0 to {ARRAY_SIZE_MAX - 1}")
+        raise PayloadUnavailableError(f"{protocol.ARRAY_INDEX_VARIABLE}: not a whole number from 0 to {ARRAY_SIZE_MAX - 1} "
+                                      f"(got {describe(index)}), and {describe(what)} is an array child's")
     return int(index)
 
 

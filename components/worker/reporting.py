@@ -117,7 +117,8 @@ class Reporter:
             return wp.encode_frame(replacement), replacement
 
     def _report_undelivered(self, kind: str, exc: BaseException) -> None:
-        message = f"the task's {kind} could not be delivered ({cause(exc)})"
+        noun = {wp.RESULT: "result", wp.ERROR: "error", wp.CANCELLED: "cancellation"}[kind]
+        message = f"the task's {noun} could not be delivered ({cause(exc)})"
         self.failure = message
         if kind == wp.RESULT:
             fallback = wp.error_frame(self.run_id, self.task_id, WorkerFailure(message))

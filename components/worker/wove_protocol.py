@@ -50,7 +50,7 @@ def decode_payload(text: str) -> dict[str, Any]:
     except RecursionError:
         raise MalformedPayloadError("nested too deeply to be a payload") from None
     except ValueError as exc:
-        raise MalformedPayloadError(f"not JSON once decoded ({str(exc)[:120]}; truncated?)") from None
+        raise MalformedPayloadError(f"not JSON once decoded ({str(exc)[:120]})") from None
     if not isinstance(payload, dict):
         raise MalformedPayloadError(f"a JSON {type(payload).__name__}, not a payload object")
     missing = [key for key in REQUIRED_KEYS if not isinstance(payload.get(key), str)]
