@@ -215,7 +215,12 @@ def main(
         raise SystemExit("\n".join(payload_problems + results_problems))
 
     clients: list[Any] = []
-    s3 = lambda: clients[0] if clients else clients.append((s3_factory or _default_s3)()) or clients[0]  # noqa: E731
+
+    def s3() -> Any:  # one client, made only when the job needs S3
+        if not clients:
+            clients.append((s3_factory or _default_s3)())
+        return clients[0]
+
     sink = ExchangeSink(s3(), resolve_template(str(results), environ)) if results else None
     try:
         if payload_problems:
