@@ -210,7 +210,8 @@ def test_heartbeats_go_every_third_of_the_interval_from_the_start_to_the_result(
     assert frames[0] == wp.frame(wp.STARTED, "task:1", "task")
     assert frames[-1] == {**wp.frame(wp.RESULT, "task:1", "task"), "result": "done"}
     beats = frames[1:-1]
-    assert 6 <= len(beats) <= 8 and beats == [wp.frame(wp.HEARTBEAT, "task:1", "task")] * len(beats)
+    # 1.6 s at one every 0.2 s: 8 at most; Wove needs one every 0.6 s, so at least 2 (4 for margin).
+    assert 4 <= len(beats) <= 8 and beats == [wp.frame(wp.HEARTBEAT, "task:1", "task")] * len(beats)
 
 
 @pytest.mark.parametrize("environment", ["batch", "batch_exchange"])

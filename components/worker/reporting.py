@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from typing import Any, Callable, Optional
 
 from . import wove_protocol as wp
@@ -139,6 +140,9 @@ class Reporter:
         threading.Thread(target=self._beat, args=(period,), name="wove-batch-heartbeat", daemon=True).start()
 
     def _beat(self, period: float) -> None:
-        while not self._stop.wait(period):
+        """At a fixed rate: a slow send does not push the next heartbeat back."""
+        due = time.monotonic() + period
+        while not self._stop.wait(max(0.0, due - time.monotonic())):
             if self.send(wp.frame(wp.HEARTBEAT, self.run_id, self.task_id)):
                 self.heartbeats += 1
+            due = max(due + period, time.monotonic())
