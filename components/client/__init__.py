@@ -14,11 +14,14 @@ from .batch import BatchJobFailedError, PayloadTooLargeError, WatchedBatchClient
 from .environments import close_environments, load_outputs, ship_by_value, wove_environments
 from .exchange import ExchangeError
 from .names import batch_job_name
+from .settings import HelperSettings, HelperSettingsError
 from .submitting import SubmitJobError, SubmitSettings, Submitter
 
 __all__ = [
     "BatchJobFailedError",
     "ExchangeError",
+    "HelperSettings",
+    "HelperSettingsError",
     "PayloadTooLargeError",
     "SubmitJobError",
     "SubmitSettings",
