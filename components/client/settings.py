@@ -35,12 +35,15 @@ class HelperSettingsError(ValueError, TypeError, KeyError):
     """The helper's settings or the stack outputs it were given are unusable; lists every
     problem. Also a TypeError and a KeyError: what the helper raised for bad outputs before."""
 
+    SHOWN = 20  # problems in the message; a hostile document may have a million
+
     def __init__(self, problems: list[str]) -> None:
         self.problems = tuple(problems)
-        super().__init__("; ".join(problems))
+        super().__init__(str(self))
 
     def __str__(self) -> str:  # KeyError's would quote the message
-        return "; ".join(self.problems)
+        more = len(self.problems) - self.SHOWN
+        return "; ".join(self.problems[: self.SHOWN]) + (f"; and {more} more" if more > 0 else "")
 
 
 @dataclass(frozen=True)
