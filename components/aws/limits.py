@@ -243,12 +243,12 @@ SHARE_IDENTIFIER_PATTERN = r"[A-Za-z0-9]{1,255}\*?"
 # IAM: at most 10 managed policies attached to a role (the default quota; AWS raises it to 20 on
 # request), and an aggregate of 10,240 characters of inline policy per role, white space not
 # counted. The job role's inline policies of the component's own take part of it: the exchange
-# bucket's under 512, and under 400 per EFS volume (tests/test_validation.py measures them).
+# bucket's under 512, and under 450 per EFS volume (tests/test_validation.py measures them).
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 IAM_MANAGED_POLICIES_PER_ROLE = 10
 IAM_ROLE_INLINE_POLICY_CHARS = 10_240
 JOB_ROLE_EXCHANGE_POLICY_CHARS = 512
-JOB_ROLE_EFS_POLICY_CHARS_PER_VOLUME = 400
+JOB_ROLE_EFS_POLICY_CHARS_PER_VOLUME = 450
 
 # Instance types Batch cannot launch: Mac instances run only on Dedicated Hosts, which Batch's
 # compute environments do not use; the previous-generation families below support only

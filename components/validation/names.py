@@ -44,9 +44,10 @@ def check_wove_environment_names(checks: Checks, names: Iterable[str], explicit:
     for name in names:
         path = ("wove_environments" if not name else f"wove_environments.{name}") if explicit else f"job_queues.{name}"
         if name == WOVE_DEFAULT_ENVIRONMENT:
-            what = "an environment" if explicit else "a queue that names its Wove environment"
-            checks.fail(path, f"{what} named 'default' replaces Wove's default environment: every task without an "
-                              "environment, and Wove's seed task, would go to Batch; choose another name")
+            what = ("an environment named 'default'" if explicit else
+                    "the Wove environment named after this queue, 'default',")
+            checks.fail(path, f"{what} replaces Wove's default environment: every task without an environment, and "
+                              "Wove's seed task, would go to Batch; choose another name")
         elif not name:
             checks.fail(path, "an environment named '' cannot be selected: Wove takes an empty environment name "
                               "as its default")

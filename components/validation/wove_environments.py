@@ -120,8 +120,8 @@ def pairing(checks: Checks, path: str, queue_name: str, definition_name: str) ->
         smallest, size = min(beyond, key=lambda pair: pair[1].vcpus)
         checks.fail(path, f"job definition {definition_name!r} ({fmt(jd.vcpus)} vCPU, {jd.memory} MiB, {jd.gpus} GPU) "
                           f"fits only {smallest} ({size.vcpus} vCPU) and larger, above max_vcpus "
-                          f"{max(ce.max_vcpus for ce in environments)} of queue {queue_name!r}'s environments; with "
-                          "BEST_FIT Batch launches no instance past max_vcpus, so its jobs would stay RUNNABLE")
+                          f"{max(ce.max_vcpus for ce in environments)} of the environments of queue {queue_name!r}; "
+                          "with BEST_FIT Batch launches no instance past max_vcpus, so its jobs would stay RUNNABLE")
         return
     largest = max(
         (pair for ce in environments for t in ce.instance_types for pair in sizes_of(t) or ()),
