@@ -71,7 +71,7 @@ class Checks:
 
     def undefined(self, path: str, section: str, what: str, name: str) -> None:
         names = ", ".join(getattr(self.args, section)) or "none"
-        self.fail(path, f"no {what} named {name!r}; defined: {names}")
+        self.fail(path, f"no {what} named {describe(name)}; defined: {names}")
 
 
 def fmt(number: float) -> str:

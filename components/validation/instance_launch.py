@@ -5,7 +5,7 @@ ECS-optimized AMIs). botocore lists them all, so `is_known` alone lets them thro
 from __future__ import annotations
 
 from ..aws import limits
-from ..spec import ComputeEnvironmentArgs
+from ..spec import ComputeEnvironmentArgs, describe
 from .context import Checks
 
 
@@ -23,4 +23,4 @@ def check_launchable(checks: Checks, path: str, ce: ComputeEnvironmentArgs) -> N
     for i, instance_type in enumerate(ce.instance_types):
         problem = launch_problem(instance_type)
         if problem is not None:
-            checks.fail(f"{path}.instance_types[{i}]", f"{instance_type!r}: Batch cannot launch it: {problem}")
+            checks.fail(f"{path}.instance_types[{i}]", f"{describe(instance_type)}: Batch cannot launch it: {problem}")

@@ -97,5 +97,5 @@ def share_identifiers(checks: Checks, path: str, identifiers: list[str]) -> None
         covering = next((prefix for prefix in prefixes if prefix != identifier
                          and identifier.rstrip("*").startswith(prefix[:-1])), None)
         if covering is not None:
-            checks.fail(f"{path}.{identifier}", f"overlaps {covering!r} (a prefix covering it); AWS takes no two "
+            checks.fail(f"{path}.{identifier}", f"overlaps {describe(covering)} (a prefix covering it); AWS takes no two "
                                                 "share identifiers that overlap")

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from ..aws import limits
+from ..spec import describe
 from .context import Checks
 
 _POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+")
@@ -17,7 +18,7 @@ def check_job_role(checks: Checks) -> None:
     role = checks.args.job_role
     for i, policy_arn in enumerate(role.managed_policy_arns):
         if not _POLICY_ARN.fullmatch(policy_arn):
-            checks.fail(f"job_role.managed_policy_arns[{i}]", f"expected an IAM policy ARN, got {policy_arn!r}")
+            checks.fail(f"job_role.managed_policy_arns[{i}]", f"expected an IAM policy ARN, got {describe(policy_arn)}")
     for i, statement in enumerate(role.policy_statements):
         check_statement(checks, f"job_role.policy_statements[{i}]", statement)
     check_iam_quotas(checks)
@@ -35,7 +36,7 @@ def check_iam_quotas(checks: Checks) -> None:
     seen: dict[str, int] = {}
     for i, policy_arn in enumerate(role.managed_policy_arns):
         if policy_arn in seen:
-            checks.fail(f"job_role.managed_policy_arns[{i}]", f"{policy_arn!r} is also managed_policy_arns[{seen[policy_arn]}]")
+            checks.fail(f"job_role.managed_policy_arns[{i}]", f"{describe(policy_arn)} is also managed_policy_arns[{seen[policy_arn]}]")
         seen.setdefault(policy_arn, i)
     if not role.policy_statements:
         return
@@ -56,16 +57,16 @@ def check_iam_quotas(checks: Checks) -> None:
 
 def check_statement(checks: Checks, path: str, statement: Any) -> None:
     if not isinstance(statement, dict):
-        checks.fail(path, f"expected a mapping, got {statement!r}")
+        checks.fail(path, f"expected a mapping, got {describe(statement)}")
         return
     unknown = sorted(set(statement) - _STATEMENT_KEYS)
     if unknown:
         checks.fail(path, f"unknown keys {', '.join(unknown)}; expected {', '.join(sorted(_STATEMENT_KEYS))}")
     if statement.get("Effect") not in ("Allow", "Deny"):
-        checks.fail(f"{path}.Effect", f"expected Allow or Deny, got {statement.get('Effect')!r}")
+        checks.fail(f"{path}.Effect", f"expected Allow or Deny, got {describe(statement.get('Effect'))}")
     for key, alternative in (("Action", "NotAction"), ("Resource", "NotResource")):
         value = statement.get(key, statement.get(alternative))
         if not (isinstance(value, str) and value) and not (
             isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
         ):
-            checks.fail(f"{path}.{key}", f"expected a string or a non-empty list of strings, got {value!r}")
+            checks.fail(f"{path}.{key}", f"expected a string or a non-empty list of strings, got {describe(value)}")

@@ -26,7 +26,7 @@ def check_cluster_name(name: str) -> list[SpecError]:
     if not _CLUSTER_NAME.fullmatch(name):
         return [SpecError(CLUSTER_NAME_PATH, f"cluster name {describe(name)} may hold only lower-case letters, digits and '-', starting with a letter or digit")]
     if len(name) > CLUSTER_NAME_MAX:
-        return [SpecError(CLUSTER_NAME_PATH, f"cluster name {name!r} is {len(name)} characters; at most {CLUSTER_NAME_MAX} fit IAM's 64-character role names")]
+        return [SpecError(CLUSTER_NAME_PATH, f"cluster name {describe(name)} is {len(name)} characters; at most {CLUSTER_NAME_MAX} fit IAM's 64-character role names")]
     reserved = next((prefix for prefix in limits.S3_RESERVED_BUCKET_PREFIXES if name.startswith(prefix)), None)
     if reserved is not None:
         return [SpecError(CLUSTER_NAME_PATH, f"cluster name {name!r} begins with {reserved!r}, which S3 reserves; the "
@@ -62,11 +62,11 @@ def check_names(checks: Checks) -> None:
         for name in getattr(checks.args, section):
             path = f"{section}.{name}"
             if not _NAME.fullmatch(name):
-                checks.fail(path, f"name {name!r} may hold only letters, digits, '-' and '_', starting with a letter or digit")
+                checks.fail(path, f"name {describe(name)} may hold only letters, digits, '-' and '_', starting with a letter or digit")
             elif len(name) > budget:
                 checks.fail(
                     path,
-                    f"name {name!r} is {len(name)} characters; at most {budget} fit with cluster name "
+                    f"name {describe(name)} is {len(name)} characters; at most {budget} fit with cluster name "
                     f"{checks.cluster!r} and Pulumi's auto-name suffix within AWS's {limits.BATCH_NAME_MAX}",
                 )
     for section, most in (("job_queues", limits.JOB_QUEUES_MAX), ("compute_environments", limits.COMPUTE_ENVIRONMENTS_MAX)):
