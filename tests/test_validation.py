@@ -493,6 +493,11 @@ ISSUE_23_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("build files outside the project", {"image": {"context": "../..", "dockerfile": "/etc/passwd"}}, [
         "image.context: must be a path inside the project, relative to it, got '../..'",
         "image.dockerfile: must be a path inside the project, relative to it, got '/etc/passwd'"]),
+    ("a definition's build folder outside the project", jd(image_context="../app"), [
+        "job_definitions.worker.image_context: must be a path inside the project, relative to it, got '../app'"]),
+    ("a definition's Dockerfile outside the project", jd(image_context="app", image_dockerfile="/abs/Dockerfile"), [
+        "job_definitions.worker.image_dockerfile: must be a path inside the project, relative to it, got "
+        "'/abs/Dockerfile'"]),
     ("mounts at one path, over / and flags with values", jd(
         shared_memory_mib=64, efs_volumes={"v": {"file_system_id": "fs-01234567", "container_path": "/data"}},
         tmpfs=[{"container_path": "/dev/shm/", "size_mib": 8}, {"container_path": "/", "size_mib": 1},

@@ -38,11 +38,15 @@ class Checks:
         plan read every file above it), and what they must be (a field ending in `dockerfile`
         names a regular file, any other a folder). The syntax is checked always, the files only
         when the project is known."""
+        refused: list[str] = []
         for field, relative in paths.items():
             want_file = field.endswith("dockerfile")
             normal = posixpath.normpath(relative) if relative else ""
+            if any(relative.startswith(bad.rstrip("/") + "/") for bad in refused):
+                continue  # inside a context already refused (the default Dockerfile of one)
             if not relative or "\0" in relative or relative.startswith("/") or normal.split("/")[0] == "..":
                 self.fail(field, f"must be a path inside the project, relative to it, got {describe(relative)}")
+                refused.append(relative)
                 continue
             if self.project_dir is None:
                 continue
