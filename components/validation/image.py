@@ -4,6 +4,7 @@ exists."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..aws import limits
@@ -18,8 +19,10 @@ IMAGE_REFERENCE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=None)
 def python_requirement(distribution: str) -> str:
-    """A distribution's Requires-Python, from its installed metadata ('' when not installed)."""
+    """A distribution's Requires-Python, from its installed metadata ('' when not installed);
+    read once (a metadata lookup scans sys.path)."""
     import importlib.metadata
 
     try:
