@@ -171,3 +171,16 @@ def test_hostile_settings_and_outputs_end_fast_with_a_bounded_message() -> None:
     assert lines[3] == ("deep outputs 105 outputs: not JSON ('maximum recursion depth exceeded while decoding a "
                         "JSON object from a unicode string')")
     assert lines[4].startswith("many entries 965 wove_environments.0.executor_config: required; ")
+
+
+def test_modules_to_ship_by_value_given_as_a_generator_are_all_shipped() -> None:
+    """The settings check reads the iterable once; the helper ships what it read."""
+    import cloudpickle
+
+    environments = wove_environments(OUTPUTS, client_factory=lambda **_: object(), s3_factory=lambda **_: object(),
+                                     pickle_by_value=(name for name in ["json.decoder"]))
+    try:
+        assert "json.decoder" in cloudpickle.list_registry_pickle_by_value()
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules["json.decoder"])
+        close_environments(environments)

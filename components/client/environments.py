@@ -62,14 +62,14 @@ def wove_environments(
     only where a task says so with `@w.do(environment=...)`.
     """
     # Every setting and the outputs' shape, checked at once before anything starts (settings.py).
-    _, document = check_helper_input(
+    checked, document = check_helper_input(
         outputs, poll_seconds=poll_seconds, results_poll_seconds=results_poll_seconds, submit_rate=submit_rate,
         submit_concurrency=submit_concurrency, submit_max_attempts=submit_max_attempts, array_jobs=array_jobs,
         array_window_seconds=array_window_seconds, pickle_by_value=pickle_by_value)
     environments = document["wove_environments"]
     settings_for_submits = SubmitSettings(rate=submit_rate, concurrency=submit_concurrency,
                                           max_attempts=submit_max_attempts)
-    ship_by_value(pickle_by_value)
+    ship_by_value(checked.pickle_by_value)  # a generator given is read once, by the check
     if client_factory is None or s3_factory is None:
         import boto3
         from botocore.config import Config
