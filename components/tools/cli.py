@@ -114,12 +114,16 @@ def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: boo
         print(f"error: {stack.path}: no __main__.py beside it; plan runs the stack's program, which lives "
               "next to its Pulumi.yaml and stack files", file=err)
         return EXIT_UNREADABLE
+    caller = os.getcwd()
+    os.chdir(stack.project_dir)  # as `pulumi up` runs the program: in its project, whatever the caller's
     try:
         plan = run_stack(stack)
     except ClusterSpecError as exc:  # the program's own cluster (or a stack file without one)
         for error in exc.errors:
             print(error, file=err)
         return EXIT_INVALID
+    finally:
+        os.chdir(caller)
     if terraform:
         from .terraform_plan import terraform_plan
 

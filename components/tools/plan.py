@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import runpy
 import sys
 from dataclasses import dataclass, field
@@ -260,14 +259,10 @@ def run_program(program: Path, project: str, stack: str, config: dict[str, str],
     result: dict[str, Any] = {}
 
     async def main() -> None:
-        # As `pulumi up` runs it: in its project directory, whatever the caller's.
         sys.path.insert(0, str(program.parent))
-        caller = os.getcwd()
-        os.chdir(program.parent)
         try:
             runpy.run_path(str(program), run_name="__main__")
         finally:
-            os.chdir(caller)
             sys.path.remove(str(program.parent))
         root = pulumi_settings.get_root_resource()
         for key, value in root.outputs.items():  # type: ignore[union-attr]
