@@ -174,8 +174,16 @@ def _read_yaml(path: Path) -> Any:
             loader.dispose()
     except yaml.YAMLError as exc:
         raise StackFileError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
-    except RecursionError:
+    except (RecursionError, NestedTooDeeply):
         raise StackFileError(f"{path}: nested too deeply to be a stack file") from None
+
+
+class NestedTooDeeply(Exception):
+    """More `[`/`{` open at once than a stack file has: PyYAML's scanner slows down with each
+    level (20,000 of them took seconds before the composer's RecursionError), so it stops here."""
+
+
+MAX_FLOW_DEPTH = 100
 
 
 class StackLoader(yaml.SafeLoader):
@@ -186,6 +194,11 @@ class StackLoader(yaml.SafeLoader):
     twice in one mapping is an error, not the last one winning."""
 
     yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise NestedTooDeeply()
+        super().fetch_flow_collection_start(TokenClass)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
