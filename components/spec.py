@@ -262,7 +262,7 @@ class ExchangeArgs:
 class LogsArgs:
     """The cluster's CloudWatch log group (awslogs driver, one stream prefix per job definition)."""
 
-    retention_days: int = _doc("Days CloudWatch keeps job logs (one of CloudWatch's values).", default=30)
+    retention_days: int = _doc("Days CloudWatch keeps job logs (one of CloudWatch's values; 0: never expire).", default=30)
 
 
 @dataclass(frozen=True)

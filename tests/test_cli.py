@@ -198,3 +198,74 @@ def test_plan_of_a_stack_file_without_its_program_says_so(tmp_path: Path) -> Non
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (f"error: {path}: no __main__.py beside it; plan runs the stack's program, which lives "
                              "next to its Pulumi.yaml and stack files\n")
+
+
+# --- issue 23: no traceback, whatever the directory, the output or the install ----------------------
+CONSOLE_SCRIPT = Path(sys.executable).parent / "wove-batch"
+
+
+def test_plan_from_another_directory_runs_the_program_in_its_project(tmp_path: Path) -> None:
+    """As `pulumi up` does: the image's context and Dockerfile are the project's, not the caller's."""
+    result = run_cli("plan", str(REPO / "Pulumi.dev.yaml"), cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[0] == "30 resources for stack dev of wove-batch:"
+
+
+def test_plan_of_a_stack_without_wove_batch_keys_reports_the_programs_error(tmp_path: Path) -> None:
+    copy_project(tmp_path)
+    path = tmp_path / "Pulumi.bare.yaml"
+    path.write_text("config:\n  aws:region: us-west-2\n")
+    result = run_cli("plan", str(path))
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "wove-batch:cluster: expected a mapping, got None\n")
+
+
+def test_plan_into_a_full_disk_says_so_in_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "wove_batch", "plan", "Pulumi.dev.yaml"], cwd=REPO, stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=120,
+                                env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert (result.returncode, result.stderr) == (2, "error: cannot write the output: No space left on device\n")
+
+
+def test_the_console_script_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """`wove-batch plan … | head -1`: the console script calls cli.main directly (not
+    `python -m wove_batch`), so main itself must end quietly."""
+    assert CONSOLE_SCRIPT.is_file()
+    queues = {f"q{i}": {"compute_environments": ["cpu"]} for i in range(40)}
+    path = write_stack(tmp_path, {**MINIMAL, "job_queues": queues})
+    copy_project(tmp_path)
+    process = subprocess.Popen([str(CONSOLE_SCRIPT), "plan", str(path), "--json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=REPO)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0
+    assert (first.decode(), stderr) == ("{\n", "")
+
+
+@pytest.mark.parametrize("command", ["check", "plan"])
+def test_without_the_pulumi_extra_the_cli_says_what_to_install(command: str) -> None:
+    """An application's install has wove-batch without `[pulumi]`: no PyYAML, no Pulumi."""
+    code = ("import sys\n"
+            "for name in ('yaml', 'pulumi', 'pulumi_aws', 'pulumi_docker', 'pulumi_random'):\n"
+            "    sys.modules[name] = None  # import fails with ModuleNotFoundError, as when not installed\n"
+            "from wove_batch.tools.cli import main\n"
+            f"sys.exit(main([{command!r}, 'Pulumi.dev.yaml']))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2, "", f"error: wove-batch {command} needs the pulumi extra, not installed here (no module 'yaml'): "
+               "pip install 'wove-batch[pulumi]'\n")
+
+
+def test_an_image_context_above_the_project_is_refused_before_plan_reads_it(tmp_path: Path) -> None:
+    project = tmp_path / "deep" / "project"
+    project.mkdir(parents=True)
+    copy_project(project)
+    path = write_stack(project, {**MINIMAL, "image": {"python_version": "3.11", "context": "../.."}})
+    message = "image.context: must be a path inside the project, relative to it, got '../..'\n"
+    check = run_cli("check", str(path))
+    assert (check.returncode, check.stdout, check.stderr) == (1, message, "")
+    plan = run_cli("plan", str(path))
+    assert (plan.returncode, plan.stdout, plan.stderr) == (1, "", message)

@@ -103,3 +103,67 @@ def test_image_context_and_dockerfile_must_exist_in_the_project(tmp_path: Path) 
     (tmp_path / "app").mkdir()
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     assert errors(stack_file(tmp_path, config_text(cluster))) == []
+
+
+# --- issue 23: YAML 1.2 as Pulumi reads it; build files inside the project ------------------------
+YAML_12 = """config:
+  aws:region: us-west-2
+  wove-batch:cluster:
+    image: {python_version: "3.11"}
+    compute_environments:
+      cpu: &ce {type: EC2, instance_types: [m6i.large], max_vcpus: 1e3}
+      more: {<<: *ce, max_vcpus: 0o100}
+    job_queues:
+      main: {compute_environments: [cpu, more]}
+    job_definitions:
+      worker:
+        vcpus: 1
+        memory: 2048
+        environment: {SINCE: 2024-01-02, DURATION: 1:04, PERMS: 0755}
+"""
+
+
+def test_yaml_12_merge_keys_numbers_dates_and_sexagesimals_read_as_pulumi_reads_them(tmp_path: Path) -> None:
+    """Merge keys are taken; 1e3 and 0o100 are numbers (1000, 64); an unquoted date and 1:04 stay
+    strings (YAML 1.1 made them a date and 64); 0755 is decimal 755, which a string field refuses."""
+    path = stack_file(tmp_path, YAML_12)
+    cluster = load_stack_file(path).config["wove-batch:cluster"]
+    assert cluster["compute_environments"]["more"] == {"type": "EC2", "instance_types": ["m6i.large"], "max_vcpus": 64}
+    assert cluster["compute_environments"]["cpu"]["max_vcpus"] == 1000.0
+    assert cluster["job_definitions"]["worker"]["environment"] == {"SINCE": "2024-01-02", "DURATION": "1:04", "PERMS": 755}
+    assert errors(path) == ["job_definitions.worker.environment.PERMS: expected a string (quote it in YAML), got 755"]
+    path = stack_file(tmp_path, YAML_12.replace("PERMS: 0755", "PERMS: '0755'"))
+    assert errors(path) == []
+    plan = run_stack(load_stack_file(path), REPO / "__main__.py")
+    assert plan.named("wove-ci-ce-more").inputs["computeResources"]["maxVcpus"] == 64
+    assert plan.named("wove-ci-ce-cpu").inputs["computeResources"]["maxVcpus"] == 1000
+    environment = json.loads(plan.named("wove-ci-jobdef-worker").inputs["containerProperties"])["environment"]
+    assert {"name": "DURATION", "value": "1:04"} in environment and {"name": "SINCE", "value": "2024-01-02"} in environment
+
+
+def test_a_merge_key_does_not_hide_a_key_given_twice(tmp_path: Path) -> None:
+    path = stack_file(tmp_path, "config:\n  base: &b {x: 1}\n  m: {<<: *b, y: 1, y: 2}\n")
+    with pytest.raises(StackFileError, match=r"duplicate key 'y' \(first on line 3\)"):
+        load_stack_file(path)
+
+
+def test_build_files_must_be_inside_the_project_and_of_the_right_kind(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
+    (project / "folder").mkdir()
+    (project / "file").write_text("FROM scratch\n")
+    (project / "escape").symlink_to(tmp_path)
+    (tmp_path / "secret").write_text("FROM scratch\n")
+    cases = {("file", "folder"): ["image.context: 'file' is not a folder", "image.dockerfile: 'folder' is not a regular file"],
+             ("escape", "escape/secret"): [
+                 f"image.context: 'escape' leads outside the project {project} (through a symlink)",
+                 f"image.dockerfile: 'escape/secret' leads outside the project {project} (through a symlink)"],
+             ("escape/project", "escape/project/file"): [],  # back inside
+             ("..", "folder/../../x"): ["image.context: must be a path inside the project, relative to it, got '..'",
+                                        "image.dockerfile: must be a path inside the project, relative to it, got "
+                                        "'folder/../../x'"],
+             (".", "file"): []}
+    for (context, dockerfile), expected in cases.items():
+        cluster = {**MINIMAL, "image": {"python_version": "3.11", "context": context, "dockerfile": dockerfile}}
+        assert errors(stack_file(project, config_text(cluster))) == expected, (context, dockerfile)

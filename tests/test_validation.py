@@ -9,6 +9,7 @@ import botocore
 import pytest
 
 from wove_batch.aws.instance_types import ec2_instance_types
+from wove_batch.spec import describe
 from wove_batch.validation import validate_cluster
 from conftest import MINIMAL
 
@@ -442,3 +443,160 @@ def test_errors_echo_a_bounded_prefix_of_a_huge_value() -> None:
     cluster = {**MINIMAL, "job_definitions": {"worker": {"vcpus": "x" * 5000}}}
     (error,) = validate_cluster(cluster, "wove-test")[1]
     assert str(error) == "job_definitions.worker.vcpus: expected a number, got '" + "x" * 119 + "… (5002 characters)"
+
+
+# --- issue 23: wrongly accepted, and wrongly refused ------------------------------------------------
+def _fair_share(shares: dict[str, float], identifier: str = "a") -> dict[str, Any]:
+    return {"job_queues": {"main": {"fair_share": {"shares": shares}}},
+            "wove_environments": {"batch": {"job_queue": "main", "job_definition": "worker",
+                                            "share_identifier": identifier}}}
+
+
+def _callback(url: str) -> dict[str, Any]:
+    return {"callback": {"base_url": url}}
+
+
+OWN_HOST = ("is each Batch job's own container, not the submitter; give an address the jobs' subnets reach, or use "
+            "results: exchange")
+LAUNCH = "Batch cannot launch it: "
+PV = ("a previous-generation family that boots only paravirtual AMIs; Batch boots the HVM ECS-optimized AMIs (use a "
+      "current family such as m6i, c6i or t3)")
+SHARE_ID = "a share identifier is up to 255 letters or digits, optionally followed by '*' (a prefix), got "
+DEFAULT_ENV = ("replaces Wove's default environment: every task without an environment, and Wove's seed task, would "
+               "go to Batch; choose another name")
+OVERLAP = "(a prefix covering it); AWS takes no two share identifiers that overlap"
+LONG_SHARE = "x" * 256
+
+ISSUE_23_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("wove environment named default", {"wove_environments": {"default": {"job_queue": "main", "job_definition": "worker"}}},
+     [f"wove_environments.default: an environment named 'default' {DEFAULT_ENV}"]),
+    ("queue named default yields one", {"job_queues": {"default": {"compute_environments": ["cpu"]}}},
+     [f"job_queues.default: the Wove environment named after this queue, 'default', {DEFAULT_ENV}"]),
+    ("wove environment named ''", {"wove_environments": {"": {"job_queue": "main", "job_definition": "worker"}}},
+     ["wove_environments: an environment named '' cannot be selected: Wove takes an empty environment name as its "
+      "default"]),
+    ("share identifiers outside AWS's pattern", _fair_share({"team-a": 1, LONG_SHARE: 1, "ok*": 1}), [
+        f"job_queues.main.fair_share.shares.team-a: {SHARE_ID}'team-a'",
+        f"job_queues.main.fair_share.shares.{describe(LONG_SHARE)}: {SHARE_ID}{describe(LONG_SHARE)}"]),
+    ("share identifiers that overlap", _fair_share({"UserA*": 1, "UserA1": 1, "UserAB*": 1, "UserB": 1}), [
+        f"job_queues.main.fair_share.shares.UserA1: overlaps 'UserA*' {OVERLAP}",
+        f"job_queues.main.fair_share.shares.UserAB*: overlaps 'UserA*' {OVERLAP}"]),
+    ("submit share identifier outside AWS's pattern", _fair_share({"a": 1}, "a_b"), [
+        "wove_environments.batch.share_identifier: expected up to 255 letters or digits, optionally followed by '*' "
+        "(AWS's share identifiers), got 'a_b'"]),
+    ("python the package cannot install on", {"image": {"python_version": "3.9"}},
+     ["image.python_version: wove-batch (which the image installs) needs Python >=3.10, got 3.9"]),
+    ("uri with a build context", {"image": {"uri": "repo/worker:1", "context": "app", "dockerfile": "app/Dockerfile"}}, [
+        "image.context: give uri (prebuilt) or context (built here), not both; with uri nothing is built, got 'app'",
+        "image.dockerfile: give uri (prebuilt) or dockerfile (built here), not both; with uri nothing is built, got "
+        "'app/Dockerfile'"]),
+    ("build files outside the project", {"image": {"context": "../..", "dockerfile": "/etc/passwd"}}, [
+        "image.context: must be a path inside the project, relative to it, got '../..'",
+        "image.dockerfile: must be a path inside the project, relative to it, got '/etc/passwd'"]),
+    ("a definition's build folder outside the project", jd(image_context="../app"), [
+        "job_definitions.worker.image_context: must be a path inside the project, relative to it, got '../app'"]),
+    ("a definition's Dockerfile outside the project", jd(image_context="app", image_dockerfile="/abs/Dockerfile"), [
+        "job_definitions.worker.image_dockerfile: must be a path inside the project, relative to it, got "
+        "'/abs/Dockerfile'"]),
+    ("mounts at one path, over / and flags with values", jd(
+        shared_memory_mib=64, efs_volumes={"v": {"file_system_id": "fs-01234567", "container_path": "/data"}},
+        tmpfs=[{"container_path": "/dev/shm/", "size_mib": 8}, {"container_path": "/", "size_mib": 1},
+               {"container_path": "/data", "size_mib": 8, "mount_options": ["noexec=yes", "mode", "mode=1777", "nosuid"]}]), [
+        "job_definitions.worker.tmpfs[0].container_path: /dev/shm is also the mount of "
+        "job_definitions.worker.shared_memory_mib; each mount needs a path of its own",
+        "job_definitions.worker.tmpfs[1].container_path: a mount over / would hide the image (the worker with it), "
+        "got '/'",
+        "job_definitions.worker.efs_volumes.v.container_path: /data is also the mount of "
+        "job_definitions.worker.tmpfs[2].container_path; each mount needs a path of its own",
+        "job_definitions.worker.tmpfs[2].mount_options[0]: noexec is a flag and takes no value, got 'noexec=yes'",
+        "job_definitions.worker.tmpfs[2].mount_options[1]: mode takes a value (mode=...), got 'mode'"]),
+    ("managed policies past IAM's quota, and twice",
+     {"job_role": {"managed_policy_arns": [f"arn:aws:iam::aws:policy/P{i}" for i in range(11)] + ["arn:aws:iam::aws:policy/P0"]}}, [
+         "job_role.managed_policy_arns: 12 policies; IAM attaches at most 10 managed policies to a role (its default "
+         "quota); merge some, or move statements inline",
+         "job_role.managed_policy_arns[11]: 'arn:aws:iam::aws:policy/P0' is also managed_policy_arns[0]"]),
+    ("inline policy past IAM's size", {"job_role": {"policy_statements": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i:04d}/*"} for i in range(200)]}}, [
+        "job_role.policy_statements: 16638 characters without white space; IAM takes 10240 of inline policy per role "
+        "and the component's own need up to 512, leaving 9728; put statements in a managed policy (managed_policy_arns)"]),
+    ("instance types Batch cannot launch", ce(type="EC2", instance_types=["mac2.metal", "t1.micro", "m1", "m6i"], max_vcpus=16), [
+        f"compute_environments.cpu.instance_types[0]: 'mac2.metal': {LAUNCH}Mac instances run only on Dedicated Hosts, "
+        "which Batch's compute environments do not use",
+        f"compute_environments.cpu.instance_types[1]: 't1.micro': {LAUNCH}{PV}",
+        f"compute_environments.cpu.instance_types[2]: 'm1': {LAUNCH}{PV}"]),
+    ("gpus that fit only past max_vcpus", {
+        "compute_environments": {"cpu": DELETE, "gpu": {"type": "EC2", "instance_types": ["g5"], "max_vcpus": 64}},
+        "job_queues": {"main": {"compute_environments": ["gpu"]}},
+        "job_definitions": {"worker": {"vcpus": 8, "memory": 32768, "gpus": 8}}}, [
+        "job_queues.main: job definition 'worker' (8 vCPU, 32768 MiB, 8 GPU) fits only g5.48xlarge (192 vCPU) and "
+        "larger, above max_vcpus 64 of the environments of queue 'main'; with BEST_FIT Batch launches no instance past "
+        "max_vcpus, so its jobs would stay RUNNABLE"]),
+    ("callback localhost.", _callback("http://localhost.:8787"), [f"callback.base_url: localhost. {OWN_HOST}"]),
+    ("callback integer loopback", _callback("http://2130706433:8787"), [f"callback.base_url: 2130706433 {OWN_HOST}"]),
+    ("callback short loopback", _callback("http://127.1/"), [f"callback.base_url: 127.1 {OWN_HOST}"]),
+    ("callback IPv4-mapped loopback", _callback("http://[::ffff:127.0.0.1]:8787"),
+     [f"callback.base_url: ::ffff:127.0.0.1 {OWN_HOST}"]),
+    ("callback metadata service", _callback("http://169.254.169.254/"), [
+        "callback.base_url: 169.254.169.254 is link-local: the instance's own metadata and credential services "
+        "(169.254.169.254, 169.254.170.2), not the submitter; give an address the jobs' subnets reach, or use "
+        "results: exchange"]),
+    ("tag keys and values with line breaks", {"tags": {"team\nx": "a", "ok": "line\nbreak", "sep\u2028": "fine"}}, [
+        "tags['team\\nx']: keys take letters, digits, spaces and _ . : / = + - @ only, got 'team\\nx'",
+        "tags.ok: values take letters, digits, spaces and _ . : / = + - @ only, got 'line\\nbreak'"]),
+    ("secret ARNs with spaces or unknown partitions", jd(secrets={
+        "A": "arn:aws:secretsmanager:us-east-1:123456789012:secret:my secret",
+        "B": "arn:aws-xx:ssm:us-east-1:123456789012:parameter/x",
+        "C": "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf:password::",
+        "D": "arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/app/x"}), [
+        "job_definitions.worker.secrets.A: an ARN has no white space, got "
+        "'arn:aws:secretsmanager:us-east-1:123456789012:secret:my secret'",
+        "job_definitions.worker.secrets.B: 'aws-xx' is no AWS partition (expected aws, aws-cn, aws-us-gov), got "
+        "'arn:aws-xx:ssm:us-east-1:123456789012:parameter/x'"]),
+    ("SSM names deeper than AWS allows; AWS's readable names taken", jd(secrets={
+        "A": "/l" * 16, "B": "/l" * 15, "C": "/aws/reference/secretsmanager/db",
+        "D": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended", "E": "/aws/other"}), [
+        "job_definitions.worker.secrets.A: SSM takes at most 15 levels of hierarchy, got 16 in "
+        "'/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l'",
+        "job_definitions.worker.secrets.E: SSM parameter names may not begin with aws or ssm (reserved), got '/aws/other'"]),
+    ("log retention 0 never expires", {"logs": {"retention_days": 0}}, []),
+    ("share identifier with a trailing * where SubmitJob takes one", _fair_share({"UserA*": 1, "UserB": 1}, "UserA*"), []),
+]
+
+
+@pytest.mark.parametrize("patch, expected", [(p, e) for _, p, e in ISSUE_23_CASES], ids=[c[0] for c in ISSUE_23_CASES])
+def test_issue_23_rule(patch: dict[str, Any], expected: list[str]) -> None:
+    assert errors_of(merged(MINIMAL, patch)) == expected
+
+
+@pytest.mark.parametrize("name", ["xn--wove", "sthree-wove", "sthree-configurator-1", "amzn-s3-demo-wove"])
+def test_cluster_names_s3_refuses_as_bucket_prefixes(name: str) -> None:
+    prefix = next(p for p in ("xn--", "sthree-", "amzn-s3-demo-") if name.startswith(p))
+    assert errors_of(MINIMAL, name=name) == [
+        f"wove-batch:name: cluster name {name!r} begins with {prefix!r}, which S3 reserves; the exchange bucket is "
+        f"named after the cluster ({name}-exchange-...)"]
+
+
+def test_the_job_roles_own_inline_policies_fit_the_room_validation_leaves_them() -> None:
+    """limits.py reserves room in IAM's 10,240 characters for the component's inline policies on
+    the job role: the real documents, at the longest names, stay within it."""
+    from wove_batch.aws import limits
+    from wove_batch.resources.exchange import job_role_exchange_document
+    from wove_batch.resources.iam import efs_client_document
+
+    def size(document: str) -> int:
+        return sum(1 for character in document if not character.isspace())
+
+    assert size(job_role_exchange_document("arn:aws-us-gov:s3:::" + "w" * 40 + "-exchange-0000000")) <= (
+        limits.JOB_ROLE_EXCHANGE_POLICY_CHARS)
+    volume = ("fs-" + "0" * 40, "fsap-" + "0" * 40, False)
+    assert size(efs_client_document([volume] * 10, region="ap-southeast-3", account="123456789012")) <= (
+        10 * limits.JOB_ROLE_EFS_POLICY_CHARS_PER_VOLUME)
+
+
+def test_logs_retention_0_plans_a_log_group_without_retention() -> None:
+    from conftest import plan_of
+
+    (group,) = plan_of(merged(MINIMAL, {"logs": {"retention_days": 0}})).of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert "retentionInDays" not in group.inputs
+    (default,) = plan_of(MINIMAL).of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert default.inputs["retentionInDays"] == 30

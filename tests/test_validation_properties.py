@@ -10,10 +10,38 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_stack
+from wove_batch.aws.limits import LOG_RETENTION_DAYS
 from wove_batch.tools.plan import run_stack
 from wove_batch.validation import validate_cluster
 
 NAMES = st.from_regex(r"[a-z][a-z0-9_-]{0,11}", fullmatch=True)
+SSM_NAMES = st.lists(st.from_regex(r"[A-Za-z0-9_.-]{1,8}", fullmatch=True), min_size=1, max_size=15).map(
+    lambda levels: "/" + "/".join(levels)).filter(lambda name: not name[1:].lower().startswith(("aws", "ssm")))
+TMPFS_OPTIONS = st.lists(st.sampled_from(["noexec", "nosuid", "nodev", "mode=1777", "uid=1000", "ro"]), unique=True,
+                         max_size=3)
+
+
+@st.composite
+def mounts_and_secrets(draw: st.DrawFn) -> dict[str, Any]:
+    """tmpfs mounts at paths of their own (none at / or /dev/shm), shared memory, SSM secrets."""
+    paths = draw(st.lists(st.from_regex(r"/[a-z]{1,8}(/[a-z]{1,8})?", fullmatch=True), unique=True, max_size=3))
+    fields: dict[str, Any] = {
+        "tmpfs": [{"container_path": path, "size_mib": draw(st.integers(1, 512)), "mount_options": draw(TMPFS_OPTIONS)}
+                  for path in paths if not path.startswith("/dev")],
+        "secrets": {f"S{i}": name for i, name in enumerate(draw(st.lists(SSM_NAMES, max_size=2)))},
+    }
+    if draw(st.booleans()):
+        fields["shared_memory_mib"] = draw(st.integers(1, 512))
+    return fields
+
+
+@st.composite
+def share_weights(draw: st.DrawFn) -> dict[str, float]:
+    """Share identifiers AWS takes, none overlapping: T<n> ones, and at most one P* prefix."""
+    shares = {f"T{i}": draw(st.sampled_from([0.5, 1, 2])) for i in range(draw(st.integers(0, 3)))}
+    if draw(st.booleans()):
+        shares["P*"] = 1
+    return shares
 FAMILIES = {"x86_64": ["m6i", "c6i", "r6i", "m5", "c5"], "arm64": ["m6g", "c6g", "r6g", "m7g"]}
 EC2_SIZES = [(1, 2048), (2, 4096), (4, 8192), (1, 512)]
 
@@ -45,9 +73,20 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
                                                                  max_size=3))}
         if draw(st.booleans()):
             definitions[name]["retry_attempts"] = draw(st.integers(1, 10))
+        definitions[name].update(draw(mounts_and_secrets()))
+    shared = draw(st.sampled_from(sorted(queues)))
+    if draw(st.booleans()):
+        queues[shared]["fair_share"] = {"shares": draw(share_weights())}
     wove = {f"env-{i}": {"job_queue": queue, "job_definition": draw(st.sampled_from(sorted(definitions)))}
             for i, queue in enumerate(queues)}
-    return {
+    for environment in wove.values():
+        if "fair_share" in queues[environment["job_queue"]]:
+            environment["share_identifier"] = draw(st.from_regex(r"[A-Za-z0-9]{1,20}\*?", fullmatch=True))
+    extra: dict[str, Any] = {"logs": {"retention_days": draw(st.sampled_from(LOG_RETENTION_DAYS))}, "job_role": {}}
+    if draw(st.booleans()):
+        octets = draw(st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(1, 254)))
+        extra["callback"] = {"base_url": "http://10.{}.{}.{}:8787".format(*octets)}
+    return {**extra,
         "image": {"python_version": draw(st.sampled_from(["3.10", "3.11", "3.12"]))},
         "compute_environments": compute,
         "job_queues": queues,
@@ -88,6 +127,25 @@ MUTATIONS: list[tuple[str, Any]] = [
     ("wove_environments.*.job_queue", "nowhere"),
     ("image.python_version", "3.99"),
     ("tags", {"aws:owner": "me"}),
+    # issue 23
+    ("job_queues.*.fair_share", {"shares": {"team-a": 1}}),
+    ("job_queues.*.fair_share", {"shares": {"A*": 1, "AB": 1}}),
+    ("wove_environments.*.share_identifier", "a_b"),
+    ("job_definitions.*.tmpfs", [{"container_path": "/", "size_mib": 1}]),
+    ("job_definitions.*.tmpfs", [{"container_path": "/dev/shm", "size_mib": 1}, {"container_path": "/dev/shm/", "size_mib": 1}]),
+    ("job_definitions.*.tmpfs", [{"container_path": "/t", "size_mib": 1, "mount_options": ["noexec=yes"]}]),
+    ("job_definitions.*.secrets", {"S": "arn:aws:secretsmanager:us-east-1:123456789012:secret:a b"}),
+    ("job_definitions.*.secrets", {"S": "arn:aws-moon:ssm:us-east-1:123456789012:parameter/a"}),
+    ("job_definitions.*.secrets", {"S": "/l" * 16}),
+    ("compute_environments.*.instance_types", ["mac2.metal"]),
+    ("compute_environments.*.instance_types", ["t1.micro"]),
+    ("callback", {"base_url": "http://169.254.169.254/"}),
+    ("callback", {"base_url": "http://localhost.:8787"}),
+    ("tags", {"a\nb": "x"}),
+    ("image.python_version", "3.9"),
+    ("image.context", "../.."),
+    ("logs.retention_days", 2),
+    ("job_role.managed_policy_arns", [f"arn:aws:iam::aws:policy/P{i}" for i in range(11)]),
 ]
 
 

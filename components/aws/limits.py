@@ -108,9 +108,12 @@ RUNNABLE_TIMEOUT_MAX = 86400
 # https://docs.aws.amazon.com/batch/latest/APIReference/API_EvaluateOnExit.html
 EXIT_PATTERN_MAX = 512
 
-# CloudWatch Logs retention values.
+# CloudWatch Logs retention values; 0 is ours for "never expire" (the log group then gets no
+# retention policy, CloudWatch's default), as Pulumi's LogGroup documents retentionInDays 0.
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+# https://www.pulumi.com/registry/packages/aws/api-docs/cloudwatch/loggroup/#retentionindays_python
+LOG_RETENTION_NEVER_EXPIRE = 0
+LOG_RETENTION_DAYS = (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 # EC2 Spot reclamation as Batch reports it in a job's status reason.
 # https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html
@@ -170,12 +173,16 @@ ARRAY_SIZE_MIN = 2
 ARRAY_SIZE_MAX = 10_000
 
 # Tags: at most 50 per resource; keys 1-128 and values 0-256 characters of letters, digits,
-# spaces and _ . : / = + - @; the aws: prefix is AWS's.
+# spaces and _ . : / = + - @; the aws: prefix is AWS's. AWS's pattern is
+# `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`: \p{Z} is Unicode's space separators (line and paragraph
+# separators included), not line breaks or tabs, so `\s` is too wide.
 # https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html (tag naming limits)
+# https://docs.aws.amazon.com/IAM/latest/APIReference/API_Tag.html (the pattern)
 TAGS_MAX = 50
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 256
-TAG_CHARACTERS = r"[\w\s.:/=+\-@]*"
+UNICODE_SPACE_SEPARATORS = "\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TAG_CHARACTERS = rf"[\w{UNICODE_SPACE_SEPARATORS}.:/=+\-@]*"
 
 # Per account and region: at most 50 job queues and 50 compute environments (not adjustable).
 # https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html
@@ -218,3 +225,59 @@ TMPFS_MOUNT_OPTIONS = (
 # EFS volumes on Fargate need platform version 1.4.0 or later.
 # https://docs.aws.amazon.com/batch/latest/userguide/efs-volumes.html
 EFS_FARGATE_PLATFORM_MIN = (1, 4, 0)
+
+# S3 general purpose bucket names: the exchange bucket is auto-named `<cluster>-exchange-<suffix>`,
+# so the cluster name may not begin with a prefix S3 reserves ("sthree-configurator" begins
+# with "sthree-").
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+S3_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+# Fair-share identifiers (a scheduling policy's shares, and SubmitJob's shareIdentifier): "limited
+# to 255 alphanumeric characters, and can be followed by an asterisk (*)"; a trailing * in a
+# policy weighs every identifier with that prefix, and "the list of fair share identifiers in a
+# fair share policy can't overlap" (UserA* and UserA-1).
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ShareAttributes.html
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_SubmitJob.html (shareIdentifier)
+SHARE_IDENTIFIER_PATTERN = r"[A-Za-z0-9]{1,255}\*?"
+
+# IAM: at most 10 managed policies attached to a role (the default quota; AWS raises it to 20 on
+# request), and an aggregate of 10,240 characters of inline policy per role, white space not
+# counted. The job role's inline policies of the component's own take part of it: the exchange
+# bucket's under 512, and under 450 per EFS volume (tests/test_validation.py measures them).
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+IAM_MANAGED_POLICIES_PER_ROLE = 10
+IAM_ROLE_INLINE_POLICY_CHARS = 10_240
+JOB_ROLE_EXCHANGE_POLICY_CHARS = 512
+JOB_ROLE_EFS_POLICY_CHARS_PER_VOLUME = 450
+
+# Instance types Batch cannot launch: Mac instances run only on Dedicated Hosts, which Batch's
+# compute environments do not use; the previous-generation families below support only
+# paravirtual (PV) AMIs, and every ECS-optimized AMI Batch boots is HVM.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-mac-instances.html
+# https://docs.aws.amazon.com/ec2/latest/instancetypes/previous-generation-instances.html
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/virtualization_types.html
+MAC_FAMILY_PREFIX = "mac"
+PV_ONLY_FAMILIES = ("t1", "m1", "m2", "c1")
+
+# With BEST_FIT (the default) Batch never launches past max_vcpus; with the other strategies it
+# "never exceeds maxvCpus by more than a single instance".
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ComputeResource.html (maxvCpus)
+STRICT_MAX_VCPUS_STRATEGIES = ("BEST_FIT", None)
+
+# SSM parameter names: at most 15 levels of hierarchy; a-zA-Z0-9_.- and /. AWS-owned names under
+# /aws/reference/ (a Secrets Manager secret read through Parameter Store) and /aws/service/
+# (public parameters) are readable, though no one may create a name beginning with aws.
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/integration-ps-secretsmanager.html
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters.html
+SSM_HIERARCHY_MAX = 15
+SSM_READABLE_AWS_PREFIXES = ("/aws/reference/", "/aws/service/")
+# ARN partitions where Batch and ECS run.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html
+ARN_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+
+# tmpfs mount options that take a value (`mode=1777`); every other option AWS takes is a flag.
+# https://man7.org/linux/man-pages/man5/tmpfs.5.html
+TMPFS_VALUE_OPTIONS = ("mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol")
+# Docker mounts the container's shared memory at this path (LinuxParameters.sharedMemorySize).
+SHARED_MEMORY_PATH = "/dev/shm"

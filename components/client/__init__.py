@@ -3,8 +3,8 @@
     from wove_batch.client import wove_environments
     wove.config(environments=wove_environments("wove-batch-outputs.json"))
 
-environments.py reads the outputs; batch.py is the Batch client Wove's adapter calls (job
-names, payload placement); submitting.py runs its SubmitJob calls off Wove's loop, paced and
+environments.py reads the outputs; settings.py checks them and the helper's settings; batch.py
+is the Batch client Wove's adapter calls (job names, payload placement); submitting.py runs its SubmitJob calls off Wove's loop, paced and
 retried; arrays.py groups tasks into array jobs; watcher.py fails the tasks of failed jobs;
 exchange.py is the bucket's submitting side (payloads out, the results poller); names.py makes
 job names Batch accepts.
@@ -14,11 +14,14 @@ from .batch import BatchJobFailedError, PayloadTooLargeError, WatchedBatchClient
 from .environments import close_environments, load_outputs, ship_by_value, wove_environments
 from .exchange import ExchangeError
 from .names import batch_job_name
+from .settings import HelperSettings, HelperSettingsError
 from .submitting import SubmitJobError, SubmitSettings, Submitter
 
 __all__ = [
     "BatchJobFailedError",
     "ExchangeError",
+    "HelperSettings",
+    "HelperSettingsError",
     "PayloadTooLargeError",
     "SubmitJobError",
     "SubmitSettings",

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from .batch import WatchedBatchClient
 from .exchange import Exchange
+from .settings import SETTINGS_KEY, check_helper_input, read_outputs
 from .submitting import SubmitSettings, Submitter
-
-# Settings of ours in each `wove_environments` entry; Wove ignores the key.
-SETTINGS_KEY = "wove_batch"
 
 
 def load_outputs(outputs: Union[Mapping[str, Any], str, Path]) -> Mapping[str, Any]:
-    """The parsed `pulumi stack output --json --show-secrets` document, or a path to it."""
-    if isinstance(outputs, (str, Path)):
-        return json.loads(Path(outputs).read_text(encoding="utf-8"))
-    return outputs
+    """The parsed `pulumi stack output --json --show-secrets` document, or a path to it (or to
+    `plan --json --show-secrets`'s, or that JSON text); HelperSettingsError if unusable."""
+    return read_outputs(outputs)[0]
 
 
 def ship_by_value(modules: Iterable[str]) -> None:
@@ -65,18 +61,15 @@ def wove_environments(
     The result sets no default environment: `local` stays Wove's default, and tasks go to Batch
     only where a task says so with `@w.do(environment=...)`.
     """
-    document = load_outputs(outputs)
-    if "wove_environments" not in document:
-        raise KeyError("the stack outputs have no 'wove_environments' (was the stack deployed with wove-batch?)")
+    # Every setting and the outputs' shape, checked at once before anything starts (settings.py).
+    checked, document = check_helper_input(
+        outputs, poll_seconds=poll_seconds, results_poll_seconds=results_poll_seconds, submit_rate=submit_rate,
+        submit_concurrency=submit_concurrency, submit_max_attempts=submit_max_attempts, array_jobs=array_jobs,
+        array_window_seconds=array_window_seconds, pickle_by_value=pickle_by_value)
     environments = document["wove_environments"]
-    if not isinstance(environments, Mapping):
-        raise TypeError(
-            "'wove_environments' is not a mapping: export it with --show-secrets "
-            "(pulumi stack output --json --show-secrets)"
-        )
     settings_for_submits = SubmitSettings(rate=submit_rate, concurrency=submit_concurrency,
                                           max_attempts=submit_max_attempts)
-    ship_by_value(pickle_by_value)
+    ship_by_value(checked.pickle_by_value)  # a generator given is read once, by the check
     if client_factory is None or s3_factory is None:
         import boto3
         from botocore.config import Config

@@ -88,7 +88,9 @@ class WoveBatchCluster(pulumi.ComponentResource):
         images = create_images(scope, spec.image, sorted(cluster_archs | set(definition_archs.values())),
                                definition_builds)
         log_group = aws.cloudwatch.LogGroup(
-            scope.child("logs"), retention_in_days=spec.logs.retention_days, tags=scope.tagged(), opts=scope.opts()
+            scope.child("logs"), tags=scope.tagged(), opts=scope.opts(),
+            # 0: never expire, CloudWatch's default when the group has no retention policy.
+            retention_in_days=spec.logs.retention_days or None,
         )
         region = aws.get_region_output(opts=invoke).region
         account = aws.get_caller_identity_output(opts=invoke).account_id

@@ -3,18 +3,26 @@
 check: every error on its own line, path first; exit 0 valid, 1 invalid, 2 unreadable.
 plan:  runs the stack program on Pulumi's mocks engine and prints the resource tree and the
        stack outputs (`--json` for tools); exit codes as for check.
+Neither ends in a traceback: a reader that stops early (`| head`) ends the output quietly, an
+output that cannot be written (`> /dev/full`) and a missing dependency (an application's
+install, without the `pulumi` extra) are one `error:` line and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from typing import Any, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TextIO
 
-from .stack_config import NAMESPACE, StackFile, StackFileError, load_stack_file, validate_stack
+if TYPE_CHECKING:
+    from .stack_config import StackFile
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+INSTALL_HINT = "pip install 'wove-batch[pulumi]'"
+# What the `pulumi` extra installs and the tools import (the application side needs none of it).
+EXTRA_MODULES = frozenset({"yaml", "pulumi", "pulumi_aws", "pulumi_docker", "pulumi_random"})
 
 # Inputs worth a glance in the tree, by resource type.
 KEY_INPUTS: dict[str, tuple[str, ...]] = {
@@ -31,6 +39,37 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
 
 
 def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """The CLI (`python -m wove_batch` and the `wove-batch` console script): an exit code, never
+    a traceback for a closed pipe, a full disk or a missing dependency."""
+    args = _parser().parse_args(argv)
+    try:
+        code = _run(args, out, err)
+        out.flush()
+        return code
+    except BrokenPipeError:
+        _discard(out)  # the reader stopped early (`plan | head`): not an error of the plan's
+        return EXIT_OK
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in EXTRA_MODULES:
+            raise  # the stack program's own import: its traceback says where
+        print(f"error: wove-batch {args.command} needs the pulumi extra, not installed here (no module "
+              f"{exc.name!r}): {INSTALL_HINT}", file=err)
+        return EXIT_UNREADABLE
+    except OSError as exc:  # stdout cannot take the output: /dev/full, a closed descriptor
+        _discard(out)
+        print(f"error: cannot write the output: {exc.strerror or exc}", file=err)
+        return EXIT_UNREADABLE
+
+
+def _discard(out: TextIO) -> None:
+    """Point `out` at /dev/null, so that Python's own flush at exit does not fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    except (OSError, ValueError, AttributeError):  # not a file (a StringIO in tests)
+        pass
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m wove_batch", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate a stack file; every error at once")
@@ -41,7 +80,11 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
     plan.add_argument("--show-secrets", action="store_true", help="print secret outputs in clear text")
     plan.add_argument("--terraform", action="store_true",
                       help="the AWS resources as a Terraform plan document, for scanners such as checkov")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .stack_config import NAMESPACE, StackFileError, load_stack_file, validate_stack  # needs PyYAML
 
     try:
         stack = load_stack_file(args.stack_file)
@@ -49,7 +92,7 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
         print(f"error: {exc}", file=err)
         return EXIT_UNREADABLE
     # A program that declares its cluster in code (no `wove-batch:` config) validates it in
-    # the component itself: plan runs it and reports a ClusterSpecError.
+    # the component itself: plan runs it and reports its ClusterSpecError.
     configured_here = any(str(key).startswith(f"{NAMESPACE}:") for key in stack.config)
     errors = validate_stack(stack)[1] if configured_here or args.command == "check" else []
     if errors:
@@ -59,18 +102,28 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
     if args.command == "check":
         print(f"{stack.path}: valid", file=out)
         return EXIT_OK
-    return _plan(stack, as_json=args.json, show_secrets=args.show_secrets, terraform=args.terraform, out=out)
+    return _plan(stack, as_json=args.json, show_secrets=args.show_secrets, terraform=args.terraform, out=out, err=err)
 
 
-def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: bool, out: TextIO) -> int:
+def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: bool, out: TextIO, err: TextIO) -> int:
+    from ..errors import ClusterSpecError
     from .plan import run_stack  # imports Pulumi: only the plan needs it
 
     program = stack.project_dir / "__main__.py"
     if not program.is_file():
         print(f"error: {stack.path}: no __main__.py beside it; plan runs the stack's program, which lives "
-              "next to its Pulumi.yaml and stack files", file=sys.stderr)
+              "next to its Pulumi.yaml and stack files", file=err)
         return EXIT_UNREADABLE
-    plan = run_stack(stack)
+    caller = os.getcwd()
+    os.chdir(stack.project_dir)  # as `pulumi up` runs the program: in its project, whatever the caller's
+    try:
+        plan = run_stack(stack)
+    except ClusterSpecError as exc:  # the program's own cluster (or a stack file without one)
+        for error in exc.errors:
+            print(error, file=err)
+        return EXIT_INVALID
+    finally:
+        os.chdir(caller)
     if terraform:
         from .terraform_plan import terraform_plan
 

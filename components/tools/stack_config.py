@@ -174,22 +174,37 @@ def _read_yaml(path: Path) -> Any:
             loader.dispose()
     except yaml.YAMLError as exc:
         raise StackFileError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
-    except RecursionError:
+    except (RecursionError, NestedTooDeeply):
         raise StackFileError(f"{path}: nested too deeply to be a stack file") from None
 
 
-class StackLoader(yaml.SafeLoader):
-    """YAML as Pulumi reads stack files (YAML 1.2): only true/false are booleans (`yes`, `on`
-    stay strings), and a key given twice in one mapping is an error, not the last one winning."""
+class NestedTooDeeply(Exception):
+    """More `[`/`{` open at once than a stack file has: PyYAML's scanner slows down with each
+    level (20,000 of them took seconds before the composer's RecursionError), so it stops here."""
 
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+
+MAX_FLOW_DEPTH = 100
+
+
+class StackLoader(yaml.SafeLoader):
+    """YAML as Pulumi reads stack files: YAML 1.2's core schema (https://yaml.org/spec/1.2.2/
+    #1032-tag-resolution): only true/false are booleans (`yes`, `on` stay strings), `0o100` and
+    `1e3` are numbers, `1:04` and unquoted dates stay strings (YAML 1.1 read them as 64 and a
+    date). Merge keys (`<<: *base`) are taken, as Pulumi's YAML reader takes them; a key given
+    twice in one mapping is an error, not the last one winning."""
+
+    yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise NestedTooDeeply()
+        super().fetch_flow_collection_start(TokenClass)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # merged keys may be overridden by the mapping's own: YAML's merge
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, (str, int, float, bool)) and key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -199,9 +214,28 @@ class StackLoader(yaml.SafeLoader):
                 seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """YAML 1.2: decimal (a leading 0 is not octal), 0o octal, 0x hexadecimal."""
+        text = str(self.construct_scalar(node))
+        try:
+            if text.startswith(("0o", "0x")):
+                return int(text[2:], 8 if text[1] == "o" else 16)
+            return int(text)
+        except ValueError:  # past Python's 4300 digits
+            raise yaml.constructor.ConstructorError(None, None, f"number {describe(text)} is too long",
+                                                    node.start_mark) from None
 
-StackLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                  list("tTfF"))
+
+StackLoader.add_constructor("tag:yaml.org,2002:int", StackLoader.construct_yaml_int)
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)"
+                                r"|\.(nan|NaN|NAN)", "-+.0123456789"),
+    ("tag:yaml.org,2002:merge", r"<<", "<"),
+):
+    StackLoader.add_implicit_resolver(_tag, re.compile(rf"^(?:{_pattern})$"), list(_first))
 
 
 def _expanded_size(root: yaml.Node) -> int:

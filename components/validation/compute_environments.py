@@ -21,6 +21,7 @@ from ..spec import describe
 from ..spec import ComputeEnvironmentArgs, UpdatePolicyArgs
 from ..topology import platform_of_environment, takes_update_policy
 from .context import Checks
+from .instance_launch import check_launchable
 
 _AMI = re.compile(r"ami-[0-9a-f]{8,17}")
 
@@ -119,6 +120,7 @@ def ec2_environment(checks: Checks, path: str, ce: ComputeEnvironmentArgs) -> No
                     f"{path}.instance_types[{i}]",
                     f"{instance_type!r}: {problem}; use g4dn, g5, g6 or p4d/p5, or set ami_id to an AMI that runs it",
                 )
+    check_launchable(checks, path, ce)
     update_policy(checks, path, ce)
 
 

@@ -3,6 +3,7 @@ failed to parse (a rule never reports on those again)."""
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -33,12 +34,37 @@ class Checks:
         self.errors.append(SpecError(path, message))
 
     def require_in_project(self, paths: Mapping[str, str]) -> None:
-        """Each field's path (relative to the project) must exist there; unchecked without a project."""
-        if self.project_dir is None:
-            return
+        """Build files, relative to the project: inside it (a context of `../..` would make the
+        plan read every file above it), and what they must be (a field ending in `dockerfile`
+        names a regular file, any other a folder). The syntax is checked always, the files only
+        when the project is known."""
+        refused: list[str] = []
         for field, relative in paths.items():
-            if not (self.project_dir / relative).exists():
+            want_file = field.endswith("dockerfile")
+            normal = posixpath.normpath(relative) if relative else ""
+            if any(relative.startswith(bad.rstrip("/") + "/") for bad in refused):
+                continue  # inside a context already refused (the default Dockerfile of one)
+            if not relative or "\0" in relative or relative.startswith("/") or normal.split("/")[0] == "..":
+                self.fail(field, f"must be a path inside the project, relative to it, got {describe(relative)}")
+                refused.append(relative)
+                continue
+            if self.project_dir is None:
+                continue
+            root = self.project_dir.resolve()
+            target = root / relative
+            try:
+                resolved = target.resolve()
+            except (OSError, RuntimeError):  # a symlink loop
+                self.fail(field, f"{describe(relative)} cannot be resolved in {root}")
+                continue
+            if resolved != root and root not in resolved.parents:
+                self.fail(field, f"{describe(relative)} leads outside the project {root} (through a symlink)")
+            elif not target.exists():
                 self.fail(field, f"{describe(relative)} does not exist in {self.project_dir}")
+            elif want_file and not resolved.is_file():
+                self.fail(field, f"{describe(relative)} is not a regular file")
+            elif not want_file and not resolved.is_dir():
+                self.fail(field, f"{describe(relative)} is not a folder")
 
     def is_broken(self, section: str, name: str) -> bool:
         """The entry exists but had a shape error: rules combining entries skip it."""
@@ -49,7 +75,7 @@ class Checks:
 
     def undefined(self, path: str, section: str, what: str, name: str) -> None:
         names = ", ".join(getattr(self.args, section)) or "none"
-        self.fail(path, f"no {what} named {name!r}; defined: {names}")
+        self.fail(path, f"no {what} named {describe(name)}; defined: {names}")
 
 
 def fmt(number: float) -> str:

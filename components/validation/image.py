@@ -4,10 +4,11 @@ exists."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..aws import limits
-from ..spec import describe
+from ..spec import ImageArgs, describe
 from .context import Checks
 
 _PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
@@ -18,11 +19,21 @@ IMAGE_REFERENCE = re.compile(
 )
 
 
-def wove_python_requirement() -> str:
-    """Wove's own Requires-Python, from its installed metadata."""
+@functools.lru_cache(maxsize=None)
+def python_requirement(distribution: str) -> str:
+    """A distribution's Requires-Python, from its installed metadata ('' when not installed);
+    read once (a metadata lookup scans sys.path)."""
     import importlib.metadata
 
-    return importlib.metadata.metadata("wove").get("Requires-Python") or ""
+    try:
+        return importlib.metadata.metadata(distribution).get("Requires-Python") or ""
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def wove_python_requirement() -> str:
+    """Wove's own Requires-Python."""
+    return python_requirement("wove")
 
 
 def satisfies(version: str, requirement: str) -> bool:
@@ -49,8 +60,22 @@ def check_image(checks: Checks) -> None:
                                             f"{limits.PYTHON_MINORS_RELEASED[-1]})")
     elif not satisfies(version, requirement := wove_python_requirement()):
         checks.fail("image.python_version", f"Wove needs Python {requirement}, got {version}")
+    elif not satisfies(version, requirement := python_requirement("wove-batch")):
+        checks.fail("image.python_version", f"wove-batch (which the image installs) needs Python {requirement}, "
+                                            f"got {version}")
     if image.uri is not None and not IMAGE_REFERENCE.fullmatch(image.uri):
         checks.fail("image.uri", f"expected an image reference like 123456789012.dkr.ecr.us-east-1.amazonaws.com/"
                                  f"worker:1.0 or ...@sha256:<digest>, got {describe(image.uri)}")
     if image.uri is None:
         checks.require_in_project({"image.context": image.context, "image.dockerfile": image.dockerfile})
+    else:
+        build_settings_with_uri(checks)
+
+
+def build_settings_with_uri(checks: Checks) -> None:
+    """A prebuilt `uri` builds nothing: a context or Dockerfile beside it would be ignored."""
+    defaults = ImageArgs()
+    for key in ("context", "dockerfile"):
+        if getattr(checks.args.image, key) != getattr(defaults, key):
+            checks.fail(f"image.{key}", f"give uri (prebuilt) or {key} (built here), not both; with uri nothing is "
+                                        f"built, got {describe(getattr(checks.args.image, key))}")

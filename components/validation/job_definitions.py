@@ -15,11 +15,11 @@ from ..spec import JobDefinitionArgs, describe
 from ..topology import spot_backed_definitions
 from .context import Checks, fmt
 from .image import IMAGE_REFERENCE
+from .mounts import check_mounts
+from .secrets import check_secret_sources
 
 RESERVED_ENVIRONMENT = RESERVED_VARIABLES
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|ssm:[a-z0-9-]+:\d{12}:parameter/.+)")
-_SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 _EXIT_CODE = re.compile(r"\d+\*?|\*")
 _PLATFORM_VERSION = re.compile(r"LATEST|\d+\.\d+\.\d+")
 _REASON = re.compile(limits.ON_REASON_PATTERN)
@@ -68,6 +68,7 @@ def check_job_definition(checks: Checks, name: str, jd: JobDefinitionArgs, platf
     check_document_size(checks, path, name, jd, platform)
     check_container_extras(checks, path, jd, platform)
     check_efs_volumes(checks, path, jd, platform)
+    check_mounts(checks, path, jd)
     check_architecture(checks, path, jd, platform)
     check_environment_variables(checks, path, jd)
 
@@ -128,19 +129,7 @@ def check_environment_variables(checks: Checks, path: str, jd: JobDefinitionArgs
                 checks.fail(f"{path}.{section}.{key}", f"{key} is set by Wove or AWS Batch for each job")
     for key in sorted(set(jd.environment) & set(jd.secrets)):
         checks.fail(f"{path}.secrets.{key}", f"{key} is also in environment; set it in one place")
-    for key, source in jd.secrets.items():
-        if not (_SECRET_ARN.fullmatch(source) or (_SSM_NAME.fullmatch(source) and not source.startswith("arn:"))):
-            checks.fail(
-                f"{path}.secrets.{key}",
-                f"expected a Secrets Manager secret ARN, an SSM parameter ARN or an SSM parameter name, got {source!r}",
-            )
-        elif not source.startswith("arn:"):
-            if "/" in source and not source.startswith("/"):
-                checks.fail(f"{path}.secrets.{key}", f"an SSM parameter name with a hierarchy begins with '/', got "
-                                                     f"{describe(source)}")
-            elif source.lstrip("/").lower().startswith(limits.SSM_RESERVED_PREFIXES):
-                checks.fail(f"{path}.secrets.{key}", "SSM parameter names may not begin with aws or ssm (reserved), "
-                                                     f"got {describe(source)}")
+    check_secret_sources(checks, path, jd)
 
 
 def check_document_size(checks: Checks, path: str, name: str, jd: JobDefinitionArgs, platform: str) -> None:

@@ -3,8 +3,10 @@ RUNNABLE timeouts."""
 
 from __future__ import annotations
 
+import re
+
 from ..aws import limits
-from ..spec import JobQueueArgs
+from ..spec import JobQueueArgs, describe
 from ..topology import architectures_of_environment, platform_of_environment
 from .context import Checks, fmt
 
@@ -69,7 +71,31 @@ def queue_options(checks: Checks, path: str, queue: JobQueueArgs) -> None:
                   f"must be within 0..{limits.COMPUTE_RESERVATION_MAX}, got {share.compute_reservation}")
     if len(share.shares) > limits.SHARES_MAX:
         checks.fail(f"{path}.fair_share.shares", f"at most {limits.SHARES_MAX} share identifiers, got {len(share.shares)}")
+    share_identifiers(checks, f"{path}.fair_share.shares", list(share.shares))
     for identifier, weight in share.shares.items():
         if not limits.SHARE_WEIGHT_MIN <= weight <= limits.SHARE_WEIGHT_MAX:
             checks.fail(f"{path}.fair_share.shares.{identifier}",
                       f"weight must be within {limits.SHARE_WEIGHT_MIN}..{limits.SHARE_WEIGHT_MAX}, got {fmt(weight)}")
+
+
+_SHARE_IDENTIFIER = re.compile(limits.SHARE_IDENTIFIER_PATTERN)
+
+
+def share_identifiers(checks: Checks, path: str, identifiers: list[str]) -> None:
+    """AWS's pattern (letters and digits, at most 255, an optional trailing * for a prefix), and
+    no two that overlap: a prefix entry covers every other identifier beginning with it."""
+    valid = []
+    for identifier in identifiers:
+        if _SHARE_IDENTIFIER.fullmatch(identifier):
+            valid.append(identifier)
+            continue
+        shown = identifier if identifier.isprintable() and len(identifier) <= 255 else describe(identifier)
+        checks.fail(f"{path}.{shown}", f"a share identifier is up to 255 letters or digits, optionally followed by "
+                                       f"'*' (a prefix), got {describe(identifier)}")
+    prefixes = sorted((identifier for identifier in valid if identifier.endswith("*")), key=len)
+    for identifier in valid:
+        covering = next((prefix for prefix in prefixes if prefix != identifier
+                         and identifier.rstrip("*").startswith(prefix[:-1])), None)
+        if covering is not None:
+            checks.fail(f"{path}.{identifier}", f"overlaps {describe(covering)} (a prefix covering it); AWS takes no two "
+                                                "share identifiers that overlap")

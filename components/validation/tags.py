@@ -20,7 +20,8 @@ def check_tags(checks: Checks) -> None:
         checks.fail("tags", f"{len(tags)} tags and the component's {len(COMPONENT_TAGS)} ({', '.join(COMPONENT_TAGS)}) "
                             f"make {most}, over AWS's {limits.TAGS_MAX} per resource")
     for key, value in tags.items():
-        path = f"tags.{key}"
+        # A key with a line break or a huge one would break the one-line message: shown bounded.
+        path = f"tags.{key}" if key.isprintable() and len(key) <= limits.TAG_KEY_MAX else f"tags[{describe(key)}]"
         if not key:
             checks.fail("tags", "a tag key is empty; keys take 1..128 characters")
             continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..aws.instance_types import sizes_of
+from ..aws.instance_types import InstanceSize, sizes_of
 from ..spec import ComputeEnvironmentArgs, JobDefinitionArgs, describe
 from ..topology import (
     definition_architecture,
@@ -16,12 +16,14 @@ from ..topology import (
     queue_platform,
     wove_environments,
 )
+from ..aws import limits
 from .context import Checks, fmt
+from .names import check_wove_environment_names
 
 # A definition serving Wove runs one of these (the image's entry is its command).
 WORKER_MODULES = ("wove_batch.worker", "wove.backend_worker")
 
-_SHARE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+_SHARE_ID = re.compile(limits.SHARE_IDENTIFIER_PATTERN)
 
 
 def check_wove_environments(checks: Checks) -> None:
@@ -32,6 +34,7 @@ def check_wove_environments(checks: Checks) -> None:
         checks.fail("wove_environments", f"required when there is more than one job definition ({', '.join(definitions)})")
         return
     explicit = bool(checks.args.wove_environments)
+    check_wove_environment_names(checks, wove_environments(checks.args), explicit)
     for name, env in wove_environments(checks.args).items():
         path = f"wove_environments.{name}"
         known = True
@@ -86,7 +89,8 @@ def share_identifier(checks: Checks, path: str, identifier: Optional[str], fair_
     elif not fair_share and identifier is not None:
         checks.fail(f"{path}.share_identifier", f"queue {queue!r} has no fair-share policy; Batch refuses a share identifier there")
     elif identifier is not None and not _SHARE_ID.fullmatch(identifier):
-        checks.fail(f"{path}.share_identifier", f"expected up to 255 letters, digits or '_', got {identifier!r}")
+        checks.fail(f"{path}.share_identifier", f"expected up to 255 letters or digits, optionally followed by '*' "
+                                                f"(AWS's share identifiers), got {describe(identifier)}")
 
 
 def pairing(checks: Checks, path: str, queue_name: str, definition_name: str) -> None:
@@ -109,6 +113,16 @@ def pairing(checks: Checks, path: str, queue_name: str, definition_name: str) ->
     environments = [ce for ce in queue_environments(checks.args, queue_name) if ce.max_vcpus >= 1 and ce.instance_types]
     if not environments or any(_fits(jd, ce) for ce in environments):
         return
+    # The job is within max_vcpus, but every instance that holds it is past it.
+    beyond = [(t, size) for ce in environments if jd.vcpus <= ce.max_vcpus
+              for t, size in _fitting_sizes(jd, ce) if size.vcpus > ce.max_vcpus]
+    if beyond:
+        smallest, size = min(beyond, key=lambda pair: pair[1].vcpus)
+        checks.fail(path, f"job definition {definition_name!r} ({fmt(jd.vcpus)} vCPU, {jd.memory} MiB, {jd.gpus} GPU) "
+                          f"fits only {smallest} ({size.vcpus} vCPU) and larger, above max_vcpus "
+                          f"{max(ce.max_vcpus for ce in environments)} of the environments of queue {queue_name!r}; "
+                          "with BEST_FIT Batch launches no instance past max_vcpus, so its jobs would stay RUNNABLE")
+        return
     largest = max(
         (pair for ce in environments for t in ce.instance_types for pair in sizes_of(t) or ()),
         key=lambda pair: (pair[1].gpus, pair[1].vcpus, pair[1].memory_mib),
@@ -127,12 +141,18 @@ def pairing(checks: Checks, path: str, queue_name: str, definition_name: str) ->
 
 
 def _fits(jd: JobDefinitionArgs, ce: ComputeEnvironmentArgs) -> bool:
+    """Some instance type of the environment takes the job, and Batch may launch it: with
+    BEST_FIT, within max_vcpus; else at most one instance past it."""
     if jd.vcpus > ce.max_vcpus:
         return False
+    strict = ce.allocation_strategy in limits.STRICT_MAX_VCPUS_STRATEGIES and ce.type == "EC2"
     for instance_type in ce.instance_types:
-        sizes = sizes_of(instance_type)
-        if sizes is None:
+        if sizes_of(instance_type) is None:
             return True  # a keyword, or sizes this table does not know: Batch decides
-        if any(jd.vcpus <= size.vcpus and jd.memory <= size.memory_mib and jd.gpus <= size.gpus for _, size in sizes):
-            return True
-    return False
+    return any(size.vcpus <= ce.max_vcpus or not strict for _, size in _fitting_sizes(jd, ce))
+
+
+def _fitting_sizes(jd: JobDefinitionArgs, ce: ComputeEnvironmentArgs) -> list[tuple[str, InstanceSize]]:
+    """The environment's known sizes that hold the job (vCPUs, memory, GPUs)."""
+    return [(name, size) for instance_type in ce.instance_types for name, size in sizes_of(instance_type) or ()
+            if jd.vcpus <= size.vcpus and jd.memory <= size.memory_mib and jd.gpus <= size.gpus]
