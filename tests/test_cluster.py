@@ -145,7 +145,10 @@ def test_minimal_cluster_network_and_image_inputs() -> None:
         "forceDelete": True,
         "imageScanningConfiguration": {"scanOnPush": True},
         "encryptionConfigurations": [{"encryptionType": "KMS"}],  # the AWS managed key, aws/ecr
-        "imageTagMutability": "IMMUTABLE",
+        # build tags may be pushed again (issue 22, item 1); any other tag is immutable
+        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": [{"filter": "*arm64-*", "filterType": "WILDCARD"},
+                                               {"filter": "*x86_64-*", "filterType": "WILDCARD"}],
         "tags": CLUSTER_TAG,
     }
     lifecycle = plan.named("wove-test-worker-lifecycle").inputs

@@ -72,8 +72,10 @@ class WoveBatchCluster(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
 
         platforms = {platform_of_environment(ce) for ce in spec.compute_environments.values()}
+        region = aws.get_region_output(opts=invoke).region
         roles = create_roles(
             scope,
+            region=region,
             needs_instances="EC2" in platforms,
             needs_spot_fleet=any(needs_spot_fleet_role(ce) for ce in spec.compute_environments.values()),
         )
@@ -90,14 +92,15 @@ class WoveBatchCluster(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             scope.child("logs"), retention_in_days=spec.logs.retention_days, tags=scope.tagged(), opts=scope.opts()
         )
-        region = aws.get_region_output(opts=invoke).region
         account = aws.get_caller_identity_output(opts=invoke).account_id
         execution_policy = create_execution_policy(
             scope,
             roles.execution_role,
-            # The repositories the jobs pull from: the one built here (or a prebuilt image's ECR
-            # repository), and the ECR repositories of definitions' own images.
-            repository_arns=[images.repository.arn if images.repository else ecr_repository_arn(spec.image.uri or ""),
+            # The repositories the jobs pull from: the one built here, a prebuilt image's ECR
+            # repository (both when definitions build their own images next to a prebuilt
+            # worker), and the ECR repositories of definitions' own images.
+            repository_arns=[*([images.repository.arn] if images.repository else []),
+                             ecr_repository_arn(spec.image.uri or ""),
                              *(ecr_repository_arn(jd.image_uri) for jd in spec.job_definitions.values() if jd.image_uri)],
             log_group=log_group,
             secret_sources=sorted({s for jd in spec.job_definitions.values() for s in jd.secrets.values()}),

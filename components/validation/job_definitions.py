@@ -67,6 +67,7 @@ def check_job_definition(checks: Checks, name: str, jd: JobDefinitionArgs, platf
                                                 f"got {describe(jd.platform_version)}")
     check_document_size(checks, path, name, jd, platform)
     check_container_extras(checks, path, jd, platform)
+    check_fargate_ulimits(checks, path, jd, platform)
     check_efs_volumes(checks, path, jd, platform)
     check_architecture(checks, path, jd, platform)
     check_environment_variables(checks, path, jd)
@@ -214,6 +215,12 @@ def check_container_extras(checks: Checks, path: str, jd: JobDefinitionArgs, pla
     if jd.image_uri is not None and not IMAGE_REFERENCE.fullmatch(jd.image_uri):
         checks.fail(f"{path}.image_uri", f"expected an image reference like registry/worker:1.0 or "
                                          f"...@sha256:<digest>, got {describe(jd.image_uri)}")
+
+
+def check_fargate_ulimits(checks: Checks, path: str, jd: JobDefinitionArgs, platform: str) -> None:
+    """Batch: ulimits "shouldn't be provided" for jobs on Fargate resources (ContainerProperties)."""
+    if platform == "FARGATE" and jd.ulimits:
+        checks.fail(f"{path}.ulimits", f"not available on Fargate (EC2 queues only), got {', '.join(sorted(jd.ulimits))}")
 
 
 def check_efs_volumes(checks: Checks, path: str, jd: JobDefinitionArgs, platform: str) -> None:
