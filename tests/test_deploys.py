@@ -257,3 +257,34 @@ def test_the_package_plans_outputs_and_secrets_for_ids_and_arns(tmp_path: Path, 
     (component,) = plan.of_type("wove-batch:index:WoveBatchCluster")
     assert VPC_URN in component.depends_on
     assert not plan.of_type("aws:ec2/securityGroup:SecurityGroup")  # the given network, not the default VPC
+
+
+# 3, 14, 16: the workflows -----------------------------------------------------------------------
+def workflow_steps(name: str) -> list[dict[str, Any]]:
+    import yaml
+
+    (job,) = yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())["jobs"].values()
+    return job["steps"]
+
+
+def test_deploy_sets_up_qemu_and_buildx_before_up_builds_arm64_images() -> None:
+    names = [step.get("uses") or step.get("name") for step in workflow_steps("deploy.yml")]
+    qemu = names.index("docker/setup-qemu-action@v4")
+    assert names[qemu:qemu + 2] == ["docker/setup-qemu-action@v4", "docker/setup-buildx-action@v4"]
+    assert qemu < names.index("pulumi/actions@v7")
+    assert workflow_steps("deploy.yml")[qemu]["with"] == {"platforms": "arm64"}
+
+
+def test_preview_checks_the_docker_daemon_and_skips_forks_with_a_notice() -> None:
+    same_repository = "github.event.pull_request.head.repo.full_name == github.repository"
+    steps = workflow_steps("preview.yml")
+    by_name = {step.get("uses") or step.get("name"): step for step in steps}
+    fork = by_name["Pull request from a fork"]
+    assert fork["if"] == "github.event.pull_request.head.repo.full_name != github.repository"
+    assert fork["run"].startswith("echo \"::notice title=No preview for a fork::A pull request from a fork gets no OIDC")
+    assert by_name["Docker daemon for the Docker provider"] == {"name": "Docker daemon for the Docker provider",
+                                                                "if": same_repository, "run": "docker version"}
+    for uses in ("aws-actions/configure-aws-credentials@v6", "pulumi/actions@v7"):
+        assert by_name[uses]["if"] == same_repository
+    check = "Check the stack offline (every error at once, field path first)"
+    assert "if" not in by_name[check]  # forks are still checked offline
