@@ -288,3 +288,22 @@ def test_preview_checks_the_docker_daemon_and_skips_forks_with_a_notice() -> Non
         assert by_name[uses]["if"] == same_repository
     check = "Check the stack offline (every error at once, field path first)"
     assert "if" not in by_name[check]  # forks are still checked offline
+
+
+# 7: a definition keeps its name whatever changes -----------------------------------------------
+def test_changing_retry_rules_keeps_the_definition_name_applications_use() -> None:
+    """The provider replaces a definition whose retry rules change (evaluate_on_exit is force-new);
+    with a fixed name, the replacement is a new revision of the same definition."""
+    from conftest import definition_name
+
+    on_demand = plan_of(MINIMAL)
+    spot = plan_of({**MINIMAL, "compute_environments": {"cpu": {"type": "SPOT", "instance_types": ["m6i.large"],
+                                                                "max_vcpus": 16}}})
+    assert on_demand.named("wove-test-jobdef-worker").inputs.get("retryStrategy") != spot.named(
+        "wove-test-jobdef-worker").inputs.get("retryStrategy")  # the default rules differ
+    for plan in (on_demand, spot):
+        assert plan.named("wove-test-jobdef-worker").inputs["name"] == definition_name("wove-test-jobdef-worker")
+        assert plan.outputs["job_definitions"] == {"worker": definition_name("wove-test-jobdef-worker")}
+    other_stack = plan_of(MINIMAL, stack="prod", name="wove-test")
+    assert other_stack.named("wove-test-jobdef-worker").inputs["name"] == definition_name("wove-test-jobdef-worker", "prod")
+    assert definition_name("wove-test-jobdef-worker", "prod") != definition_name("wove-test-jobdef-worker")

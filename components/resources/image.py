@@ -18,14 +18,13 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 from ..aws.instance_types import Architecture
+from ..aws.naming import BUILD_TAG_FILTERS
 from ..aws.partitions import partition_of
 from .build_context import files_digest, tag_digest
 from .scope import Scope
 from ..spec import ImageArgs
 
 DOCKER_PLATFORMS: dict[str, str] = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
-# The tags this stack pushes, as ECR wildcard filters: each holds its architecture and a dash.
-BUILD_TAG_FILTERS = tuple(f"*{arch}-*" for arch in sorted(DOCKER_PLATFORMS))
 # Builds kept per architecture, for rollbacks and for jobs still queued on an older revision.
 TAGGED_IMAGES_KEPT = 10
 
