@@ -307,3 +307,50 @@ def test_changing_retry_rules_keeps_the_definition_name_applications_use() -> No
     other_stack = plan_of(MINIMAL, stack="prod", name="wove-test")
     assert other_stack.named("wove-test-jobdef-worker").inputs["name"] == definition_name("wove-test-jobdef-worker", "prod")
     assert definition_name("wove-test-jobdef-worker", "prod") != definition_name("wove-test-jobdef-worker")
+
+
+# 8: swap for max_swap_mib -------------------------------------------------------------------------
+def test_a_definition_with_swap_gets_instances_with_a_swap_file_that_size() -> None:
+    import base64
+
+    cluster = {**MINIMAL, "job_definitions": {"worker": {"max_swap_mib": 2048, "swappiness": 10},
+                                              "small": {"max_swap_mib": 512}},
+               "wove_environments": {"batch": {"job_queue": "main", "job_definition": "worker"},
+                                     "small": {"job_queue": "main", "job_definition": "small"}}}
+    plan = plan_of(cluster)
+    document = base64.b64decode(plan.named("wove-test-lt-cpu").inputs["userData"]).decode()
+    assert document == (
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="==wove-batch=="\n\n'
+        '--==wove-batch==\nContent-Type: text/x-shellscript; charset="us-ascii"\n\n'
+        "#!/bin/bash\n"
+        "set -euo pipefail\n"
+        "if ! swapon --show=NAME --noheadings | grep -qx /var/lib/wove-batch.swap; then\n"
+        "  dd if=/dev/zero of=/var/lib/wove-batch.swap bs=1M count=2048 status=none\n"
+        "  chmod 600 /var/lib/wove-batch.swap\n"
+        "  mkswap /var/lib/wove-batch.swap\n"
+        "  swapon /var/lib/wove-batch.swap\n"
+        "fi\n\n--==wove-batch==--\n"
+    )
+    linux = json.loads(plan.named("wove-test-jobdef-worker").inputs["containerProperties"])["linuxParameters"]
+    assert (linux["maxSwap"], linux["swappiness"]) == (2048, 10)
+    assert "userData" not in plan_of(MINIMAL).named("wove-test-lt-cpu").inputs  # no swap asked: none made
+    assert "userData" not in plan_of({**MINIMAL, "job_definitions": {"worker": {"max_swap_mib": 0}}}).named(
+        "wove-test-lt-cpu").inputs
+
+
+# 10: EFS the worker cannot write ------------------------------------------------------------------
+def test_a_writable_efs_volume_without_an_access_point_is_explained_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    volumes = {"data": {"file_system_id": "fs-0123456789abcdef0", "container_path": "/mnt/data"},
+               "models": {"file_system_id": "fs-0123456789abcdef0", "container_path": "/mnt/models", "read_only": True},
+               "shared": {"file_system_id": "fs-0123456789abcdef0", "container_path": "/mnt/shared",
+                          "access_point_id": "fsap-0123456789abcdef0"}}
+    plan_of({**MINIMAL, "job_definitions": {"worker": {"efs_volumes": volumes}}})
+    assert warned == [
+        "job_definitions.worker.efs_volumes.data: writable without an access point; the worker runs as uid 10001 and "
+        "fs-0123456789abcdef0's root directory belongs to root, so its writes fail unless / is writable by 10001. Fix: "
+        "an access point with PosixUser 10001:10001 and a root directory created for 10001 (CreationInfo), as "
+        "access_point_id, or read_only: true"]

@@ -31,6 +31,7 @@ from ..topology import (
 )
 from ..topology import wove_environments as effective_wove_environments
 from ..validation import require_valid
+from ..validation.job_definitions import efs_write_advisories
 from ..outputs import render_wove_environments
 
 PACKAGE = "wove-batch"
@@ -66,6 +67,8 @@ class WoveBatchCluster(pulumi.ComponentResource):
     ) -> None:
         # The image is built from paths relative to the program's folder (Pulumi runs it there).
         spec = require_valid(args, name, project_dir=Path.cwd())
+        for advisory in efs_write_advisories(spec):
+            pulumi.log.warn(advisory)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_TYPE_TOKEN)]))
         super().__init__(TYPE_TOKEN, name, None, opts)
         scope = Scope(name=name, parent=self, tags=dict(spec.tags))
@@ -119,15 +122,18 @@ class WoveBatchCluster(pulumi.ComponentResource):
         if efs_mounts:
             job_role_grants.append(grant_job_role_efs(scope, roles.job_role, efs_mounts, region=region, account=account))
 
+        platforms_of_definitions = definition_platforms(spec)
+        # The largest swap any EC2 definition may use: each instance gets a swap file that size.
+        swap_mib = max((jd.max_swap_mib or 0 for name, jd in spec.job_definitions.items()
+                        if platforms_of_definitions[name] == "EC2"), default=0)
         environments = {
-            ce_name: create_compute_environment(scope, ce_name, ce, roles, network)
+            ce_name: create_compute_environment(scope, ce_name, ce, roles, network, swap_mib=swap_mib)
             for ce_name, ce in spec.compute_environments.items()
         }
         queues = {
             queue_name: create_job_queue(scope, queue_name, queue, environments)
             for queue_name, queue in spec.job_queues.items()
         }
-        platforms_of_definitions = definition_platforms(spec)
         spot_backed = spot_backed_definitions(spec)
         assign_public_ip = (
             spec.network.assign_public_ip if spec.network.assign_public_ip is not None else network.uses_default_vpc

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import re
+from typing import Any
 
 from ..aws import limits
 from ..aws.container_properties import container_properties
@@ -248,6 +249,24 @@ def check_efs_volumes(checks: Checks, path: str, jd: JobDefinitionArgs, platform
             if version < limits.EFS_FARGATE_PLATFORM_MIN:
                 checks.fail(f"{path}.platform_version", f"EFS volumes need Fargate platform version 1.4.0 or later, "
                                                         f"got {jd.platform_version}")
+
+
+WORKER_UID = 10001  # worker_image/Dockerfile: the user jobs run as
+
+
+def efs_write_advisories(args: Any) -> list[str]:
+    """Writable EFS volumes mounted without an access point: the worker (uid 10001) cannot
+    write to a file system's root, which belongs to root, and IAM-authorized mounts squash
+    root. Not refused (a file system whose directory is already the worker's works); said
+    at every preview and up, with the fix."""
+    return [
+        f"job_definitions.{name}.efs_volumes.{volume_name}: writable without an access point; the worker runs as "
+        f"uid {WORKER_UID} and {volume.file_system_id}'s root directory belongs to root, so its writes fail unless "
+        f"{volume.root_directory} is writable by {WORKER_UID}. Fix: an access point with PosixUser {WORKER_UID}:"
+        f"{WORKER_UID} and a root directory created for {WORKER_UID} (CreationInfo), as access_point_id, or read_only: true"
+        for name, jd in args.job_definitions.items() for volume_name, volume in jd.efs_volumes.items()
+        if not volume.read_only and volume.access_point_id is None
+    ]
 
 
 @functools.lru_cache(maxsize=1)
