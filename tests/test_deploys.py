@@ -354,3 +354,42 @@ def test_a_writable_efs_volume_without_an_access_point_is_explained_with_the_fix
         "fs-0123456789abcdef0's root directory belongs to root, so its writes fail unless / is writable by 10001. Fix: "
         "an access point with PosixUser 10001:10001 and a root directory created for 10001 (CreationInfo), as "
         "access_point_id, or read_only: true"]
+
+
+# 2, 13, 14, 15, 17: what the README promises -------------------------------------------------------
+def readme_section(title: str) -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index(f"\n{title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end]
+
+
+def test_the_oidc_trust_policy_takes_the_id_based_sub_of_new_repositories() -> None:
+    """configure-aws-credentials v6.2.3: repositories created on or after 2026-07-15 send
+    `repo:owner@ID/repo@ID:...`. The README's policy, with placeholders filled, must match both."""
+    section = readme_section("### Previews and deploys from GitHub (`.github/workflows/`)")
+    document = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    patterns = document["Statement"][0]["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"]
+    filled = [p.replace("<owner>", "acme").replace("<repo>", "jobs").replace("<owner id>", "1234").replace("<repo id>", "5678")
+              for p in patterns]
+    for sub in ("repo:acme/jobs:pull_request", "repo:acme@1234/jobs@5678:pull_request",
+                "repo:acme@1234/jobs@5678:ref:refs/heads/main"):
+        assert any(fnmatch.fnmatchcase(sub, pattern) for pattern in filled), sub
+    assert not any(fnmatch.fnmatchcase("repo:other@9/jobs@5678:pull_request", pattern) for pattern in filled)
+
+
+def test_the_readme_says_what_deploys_need_and_do() -> None:
+    deploying = readme_section("## Deploying")
+    operating = readme_section("## Operating")
+    installing = readme_section("## Installing")
+    assert "`kms:RetireGrant`" in deploying and "`kms:RetireGrant`" in operating
+    assert "delete-repository --force" in deploying  # the force_delete story
+    assert "still needs a running Docker daemon" in deploying and "pulumi-docker#1106" in deploying
+    assert "(no Docker needed)" not in deploying
+    assert "IMMUTABLE_WITH_EXCLUSION" in deploying and "aws/containers-roadmap#2179" in deploying
+    assert "KMS\nrequests are billed" in deploying and "cost nothing" not in deploying
+    assert "(the old one is\n  deregistered)" not in operating and "the old\n  one stays registered" in operating
+    assert "by replacement on `BEST_FIT` ones" in operating
+    assert "pulumi package add github.com/<owner>/<repo>/provider@v0.2.0" in installing
+    assert "Without `@<version>`, `pulumi package add` takes the default branch's latest commit" in installing
+    assert "s3://…: AccessDenied`" in (REPO / "README.md").read_text()
