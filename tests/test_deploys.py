@@ -393,3 +393,21 @@ def test_the_readme_says_what_deploys_need_and_do() -> None:
     assert "pulumi package add github.com/<owner>/<repo>/provider@v0.2.0" in installing
     assert "Without `@<version>`, `pulumi package add` takes the default branch's latest commit" in installing
     assert "s3://…: AccessDenied`" in (REPO / "README.md").read_text()
+
+
+def test_an_input_not_known_in_a_preview_leaves_the_cluster_unplanned_with_a_warning(tmp_path: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+    from pulumi.runtime import rpc
+
+    from wove_batch.tools.plan import run_program
+
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    unknown = {rpc._special_sig_key: rpc._special_output_value_sig, "dependencies": [VPC_URN]}  # no value: unknown
+    inputs = {"image": {"pythonVersion": "3.11"}, "network": {"subnetIds": unknown},
+              "computeEnvironments": {"cpu": {"type": "EC2", "instanceTypes": ["m6i.large"], "maxVcpus": 16}},
+              "jobQueues": {"main": {"computeEnvironments": ["cpu"]}}, "jobDefinitions": {"worker": {}}}
+    plan = run_program(construct_program(tmp_path, inputs), "wove-batch", "test", {"aws:region": REGION}, REGION)
+    assert [r.type for r in plan.resources] == ["wove-batch:index:WoveBatchCluster"]
+    assert warned == ["wove-test: planned once network.subnetIds are known (at `pulumi up`)"]
