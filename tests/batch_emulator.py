@@ -365,6 +365,7 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
                         {"ResourceType": spec["resourceType"], "Tags": [{"Key": k, "Value": v} for k, v in spec["tags"].items()]}
                         for spec in inputs["tagSpecifications"]
                     ],
+                    **({"UserData": inputs["userData"]} if "userData" in inputs else {}),
                 },
             )["LaunchTemplate"]
             ids[resource.state["id"]] = template["LaunchTemplateId"]
