@@ -66,6 +66,12 @@ def ecr_repository_arn(uri: str) -> Optional[str]:
     return f"arn:{partition_of(match['region'])}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
 
 
+def build_tag_exclusions() -> list[aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs]:
+    """The build tags as ECR wildcard filters: the only tags of the repository that may move."""
+    return [aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(filter=pattern, filter_type="WILDCARD")
+            for pattern in BUILD_TAG_FILTERS]
+
+
 @dataclass
 class WorkerImages:
     repository: Optional[aws.ecr.Repository]
@@ -102,10 +108,7 @@ def create_images(scope: Scope, image: ImageArgs, architectures: list[Architectu
         # immutable tag. Job definitions pin digests, so no job changes image when a tag does;
         # every other tag stays immutable.
         image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
-        image_tag_mutability_exclusion_filters=[
-            aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(filter=pattern, filter_type="WILDCARD")
-            for pattern in BUILD_TAG_FILTERS
-        ],
+        image_tag_mutability_exclusion_filters=build_tag_exclusions(),
         tags=scope.tagged(),
         opts=scope.opts(),
     )
