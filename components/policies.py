@@ -14,7 +14,7 @@ import json
 from typing import Any, Callable, Iterable, Mapping
 
 from .aws.limits import FARGATE_SPOT_INTERRUPTED_STATUS_REASON, SPOT_RECLAIMED_STATUS_REASON
-from .aws.naming import SPOT_BACKED_TAG
+from .aws.naming import BUILD_TAG_FILTERS, SPOT_BACKED_TAG
 
 Props = Mapping[str, Any]
 Check = Callable[[str, Props], list[str]]
@@ -116,10 +116,15 @@ def check_ecr(resource_type: str, props: Props) -> list[str]:
 
 
 def check_ecr_immutable_tags(resource_type: str, props: Props) -> list[str]:
-    """ECR repositories: tags cannot be moved to another image."""
+    """ECR repositories: tags cannot be moved to another image, except the component's build
+    tags (`*<architecture>-*`), which its image updates push again."""
     if resource_type != "aws:ecr/repository:Repository":
         return []
     mutability = props.get("imageTagMutability", "MUTABLE")
+    if mutability == "IMMUTABLE_WITH_EXCLUSION":
+        filters = sorted(f.get("filter") for f in props.get("imageTagMutabilityExclusionFilters") or [])
+        others = [f for f in filters if f not in BUILD_TAG_FILTERS]
+        return [f"imageTagMutabilityExclusionFilters let other tags move: {others}"] if others else []
     return [] if mutability == "IMMUTABLE" else [f"imageTagMutability is {mutability!r}; tags can be moved"]
 
 

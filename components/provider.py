@@ -21,11 +21,13 @@ import json
 import typing
 from typing import Any, Literal, Optional
 
+import pulumi
 from pulumi.provider.experimental import analyzer as pulumi_analyzer
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.experimental.schema import generate_schema
-from pulumi.provider.provider import Provider
-from pulumi.resource import ComponentResource, Resource
+from pulumi.provider.provider import ConstructResult, Provider
+from pulumi.resource import ComponentResource, Resource, ResourceOptions
+from pulumi.runtime import rpc
 
 from . import spec
 from .resources.cluster import PACKAGE, WoveBatchCluster
@@ -151,8 +153,68 @@ class WoveBatchProvider(ComponentProvider):
                 properties[key]["default"] = value
         Provider.__init__(self, version, json.dumps(schema))
 
+    def construct(self, name: str, resource_type: str, inputs: Any, options: Optional[ResourceOptions] = None) -> Any:
+        """Outputs (another resource's subnet ids, a policy ARN, a whole section) and secrets,
+        anywhere in the inputs, become their values before the component validates them; the
+        component then depends on the resources they came from, and its outputs are secret
+        when any input was. In a preview, an input not known yet (a resource this preview
+        would create) leaves the cluster unplanned until `up`, with a warning naming it."""
+        resolved = resolve_inputs(inputs)
+        if resolved.unknown:
+            pulumi.log.warn(f"{name}: planned once {', '.join(resolved.unknown)} are known (at `pulumi up`)")
+            shell = ComponentResource(f"{PACKAGE}:index:WoveBatchCluster", name, None, options)
+            return ConstructResult(shell.urn, {})
+        if resolved.dependencies:
+            options = ResourceOptions.merge(options, ResourceOptions(depends_on=list(resolved.dependencies)))
+        result = super().construct(name, resource_type, resolved.value, options)
+        if resolved.secret:
+            result = ConstructResult(result.urn, {key: pulumi.Output.secret(value) for key, value in result.state.items()})
+        return result
+
     def map_inputs(self, inputs: Any, component_def: Any) -> Any:
         return _plain(super().map_inputs(inputs, component_def))
+
+
+@dataclasses.dataclass
+class ResolvedInputs:
+    value: Any
+    secret: bool = False
+    dependencies: set = dataclasses.field(default_factory=set)
+    unknown: list[str] = dataclasses.field(default_factory=list)
+
+
+def resolve_inputs(inputs: Any) -> ResolvedInputs:
+    """Plain values for Outputs and secrets at any depth. The provider server hands Construct
+    Outputs whose data is already there (rpc.deserialize_output_value, _select_value)."""
+    found = ResolvedInputs(None)
+
+    def visit(value: Any, path: str) -> Any:
+        if isinstance(value, pulumi.Output):
+            data = value._data  # resolved by the server before Construct is called
+            if not data.done():
+                found.unknown.append(path or "inputs")
+                return None
+            data = data.result()
+            found.secret |= data.is_secret
+            found.dependencies |= set(data.resources)
+            if not data.is_known or rpc.contains_unknowns(data.value):
+                found.unknown.append(path or "inputs")
+                return None
+            return visit(data.value, path)
+        if rpc.is_rpc_secret(value):
+            found.secret = True
+            return visit(rpc.unwrap_rpc_secret(value), path)
+        if isinstance(value, dict):
+            return {key: visit(item, f"{path}.{key}" if path else key) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [visit(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        if rpc.contains_unknowns(value):
+            found.unknown.append(path or "inputs")
+            return None
+        return value
+
+    found.value = visit(inputs, "")
+    return found
 
 
 def _plain(value: Any) -> Any:

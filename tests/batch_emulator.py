@@ -329,7 +329,9 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
             group = ec2.create_security_group(GroupName=name, Description=inputs["description"], VpcId=ids[inputs["vpcId"]])
             ids[resource.state["id"]] = group["GroupId"]
         elif resource.type == "aws:ecr/repository:Repository":
+            filters = inputs.get("imageTagMutabilityExclusionFilters")
             ecr.create_repository(repositoryName=name, imageTagMutability=inputs["imageTagMutability"],
+                                  **({"imageTagMutabilityExclusionFilters": filters} if filters else {}),
                                   imageScanningConfiguration=inputs["imageScanningConfiguration"],
                                   encryptionConfiguration={"encryptionType": inputs["encryptionConfigurations"][0]["encryptionType"]})
         elif resource.type == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
@@ -363,6 +365,7 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
                         {"ResourceType": spec["resourceType"], "Tags": [{"Key": k, "Value": v} for k, v in spec["tags"].items()]}
                         for spec in inputs["tagSpecifications"]
                     ],
+                    **({"UserData": inputs["userData"]} if "userData" in inputs else {}),
                 },
             )["LaunchTemplate"]
             ids[resource.state["id"]] = template["LaunchTemplateId"]

@@ -32,6 +32,14 @@ def physical(logical: str) -> str:
     return f"{logical}-{mock_suffix(logical)}"
 
 
+def definition_name(logical: str, stack: str = "test", project: str = "wove-batch") -> str:
+    """A job definition's physical name: never an auto-name (issue 22, item 7), a fixed digest of
+    project, stack and logical name, so that a replacement keeps it."""
+    import hashlib
+
+    return f"{logical}-{hashlib.sha256(f'{project}/{stack}/{logical}'.encode()).hexdigest()[:7]}"
+
+
 def make_stack(cluster: dict[str, Any], *, stack: str = "test", name: str | None = None, region: str = REGION) -> StackFile:
     config: dict[str, Any] = {"aws:region": region, "wove-batch:cluster": copy.deepcopy(cluster)}
     if name is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from wove_batch.errors import ClusterSpecError
-from conftest import ACCOUNT, MINIMAL, REGION, REPO, make_stack, physical, plan_of
+from conftest import ACCOUNT, MINIMAL, REGION, REPO, definition_name, make_stack, physical, plan_of
 from wove_batch.resources.build_context import context_digest
 from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, SECRET_MARKER, run_stack
 
@@ -145,7 +145,10 @@ def test_minimal_cluster_network_and_image_inputs() -> None:
         "forceDelete": True,
         "imageScanningConfiguration": {"scanOnPush": True},
         "encryptionConfigurations": [{"encryptionType": "KMS"}],  # the AWS managed key, aws/ecr
-        "imageTagMutability": "IMMUTABLE",
+        # build tags may be pushed again (issue 22, item 1); any other tag is immutable
+        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": [{"filter": "*arm64-*", "filterType": "WILDCARD"},
+                                               {"filter": "*x86_64-*", "filterType": "WILDCARD"}],
         "tags": CLUSTER_TAG,
     }
     lifecycle = plan.named("wove-test-worker-lifecycle").inputs
@@ -226,6 +229,7 @@ def test_minimal_cluster_batch_inputs() -> None:
     definition = plan.named("wove-test-jobdef-worker")
     properties = json.loads(definition.inputs.pop("containerProperties"))
     assert definition.inputs == {
+        "name": definition_name("wove-test-jobdef-worker"),  # never an auto-name: replacements keep it
         "type": "container",
         "platformCapabilities": ["EC2"],
         "propagateTags": True,
@@ -251,7 +255,7 @@ def test_minimal_cluster_batch_inputs() -> None:
 
 def test_minimal_cluster_outputs() -> None:
     plan = plan_of(MINIMAL)
-    queue, definition = physical("wove-test-queue-main"), physical("wove-test-jobdef-worker")
+    queue, definition = physical("wove-test-queue-main"), definition_name("wove-test-jobdef-worker")
     assert plan.outputs == {
         "job_queues": {"main": queue},
         "job_definitions": {"worker": definition},
@@ -297,7 +301,7 @@ def test_callback_behind_a_proxy_gives_each_environment_its_own_token_and_port()
     environments = plan.outputs["wove_environments"]
     assert environments["main"]["executor_config"] == {
         "job_queue": physical("wove-test-queue-main"),
-        "job_definition": physical("wove-test-jobdef-worker"),
+        "job_definition": definition_name("wove-test-jobdef-worker"),
         "client_options": {"region_name": REGION},
         "callback_url": f"https://runner.example.com/wove/events/{main_token}",
         "callback_token": main_token,

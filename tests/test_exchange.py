@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ACCOUNT, MINIMAL, REGION, physical, plan_of
+from conftest import ACCOUNT, MINIMAL, REGION, definition_name, physical, plan_of
 from wove_batch.client.exchange import Exchange, Expected, ResultPoller
 
 BUCKET = physical("wove-test-exchange")
@@ -90,7 +90,7 @@ def test_application_policy_holds_exactly_what_a_submitter_needs() -> None:
     assert policy.inputs["description"] == "What an application submitting Wove tasks to the wove-batch cluster wove-test needs"
     assert policy.inputs["tags"] == CLUSTER_TAG
     batch = f"arn:aws:batch:{REGION}:{ACCOUNT}"
-    definition = f"{batch}:job-definition/{physical('wove-test-jobdef-worker')}"
+    definition = f"{batch}:job-definition/{definition_name('wove-test-jobdef-worker')}"
     assert json.loads(policy.inputs["policy"]) == {
         "Version": "2012-10-17",
         "Statement": [

@@ -21,6 +21,8 @@ ACTIONS = {
     "actions/setup-python@v7": "actions-setup-python-v7.yml",  # v7.0.0
     "aws-actions/configure-aws-credentials@v6": "aws-actions-configure-aws-credentials-v6.yml",  # v6.2.3
     "pulumi/actions@v7": "pulumi-actions-v7.yml",  # v7.0.0
+    "docker/setup-qemu-action@v4": "docker-setup-qemu-action-v4.yml",  # v4.2.0
+    "docker/setup-buildx-action@v4": "docker-setup-buildx-action-v4.yml",  # v4.3.0
 }
 
 

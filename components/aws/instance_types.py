@@ -22,8 +22,10 @@ KEYWORD_ARCHITECTURES: dict[str, Architecture] = {
     "default_arm64": "arm64",
 }
 
-# "m6gd.2xlarge" -> class "m", generation "6", attributes "gd", size "2xlarge".
-_INSTANCE_TYPE = re.compile(r"^(?P<cls>[a-z]+)(?P<gen>\d+)(?P<attrs>[a-z-]*)(?:\.(?P<size>[a-z0-9]+))?$")
+# "m6gd.2xlarge" -> class "m", generation "6", attributes "gd", size "2xlarge"; after a dash the
+# attributes may hold digits: "p6-b200.48xlarge" -> attributes "-b200".
+_INSTANCE_TYPE = re.compile(
+    r"^(?P<cls>[a-z]+)(?P<gen>\d+)(?P<attrs>(?:[a-z]|-[a-z0-9]+)*)(?:\.(?P<size>[a-z0-9]+))?$")
 
 # GiB of memory per vCPU by instance class, for the fit check (nominal sizes).
 # https://aws.amazon.com/ec2/instance-types/
@@ -49,6 +51,8 @@ _GPUS: dict[str, int] = {
     "g5g.16xlarge": 2, "g5g.metal": 2,
     "p3.2xlarge": 1, "p3.8xlarge": 4, "p3.16xlarge": 8, "p3dn.24xlarge": 8,
     "p4d.24xlarge": 8, "p4de.24xlarge": 8, "p5.48xlarge": 8,
+    "p2.8xlarge": 8, "p2.16xlarge": 16, "p5e.48xlarge": 8, "p5en.48xlarge": 8,
+    "p6-b200.48xlarge": 8, "p6-b300.48xlarge": 8, "p6e-gb200.36xlarge": 4,
 }
 _GPU_CLASSES = ("g", "gr", "p")
 
@@ -155,6 +159,9 @@ def family_of(instance_type: str) -> str:
 # (from June 30, 2026).
 # https://docs.aws.amazon.com/batch/latest/APIReference/API_Ec2Configuration.html
 NVIDIA_AMI_UNSUPPORTED: dict[str, str] = {
+    # K80 (Kepler): NVIDIA's drivers dropped it after the 470 branch; AL2023's drivers are newer.
+    # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/install-nvidia-driver.html
+    "p2": "p2 has NVIDIA K80 GPUs, which the drivers of the AL2023 NVIDIA AMI no longer support",
     "p3": "ECS_AL2023_NVIDIA does not support p3, and Batch no longer creates environments on the AL2 GPU AMI",
     "p3dn": "ECS_AL2023_NVIDIA does not support p3, and Batch no longer creates environments on the AL2 GPU AMI",
     "g3": "ECS_AL2023_NVIDIA does not support g3, and Batch no longer creates environments on the AL2 GPU AMI",

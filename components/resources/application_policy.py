@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..protocol import PAYLOADS_PREFIX, RESULTS_PREFIX
+from ..aws.partitions import partition_of
 from .scope import Scope
 
 # batch:DescribeJobs and batch:ListJobs support no resource-level permissions.
@@ -40,7 +41,7 @@ def application_policy_document(
             "Sid": "CancelJobs",
             "Effect": "Allow",
             "Action": ["batch:CancelJob", "batch:TerminateJob"],
-            "Resource": f"arn:aws:batch:{region}:{account}:job/*",
+            "Resource": f"arn:{partition_of(region)}:batch:{region}:{account}:job/*",
         },
         {
             "Sid": "WritePayloads",
@@ -79,7 +80,8 @@ def create_application_policy(
     ).apply(
         lambda values: application_policy_document(
             queue_arns=values[0],
-            definition_arns=[f"arn:aws:batch:{values[3]}:{values[4]}:job-definition/{name}" for name in values[1]],
+            definition_arns=[f"arn:{partition_of(values[3])}:batch:{values[3]}:{values[4]}:job-definition/{name}"
+                             for name in values[1]],
             bucket_arn=values[2],
             region=values[3],
             account=values[4],

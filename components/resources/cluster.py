@@ -31,6 +31,7 @@ from ..topology import (
 )
 from ..topology import wove_environments as effective_wove_environments
 from ..validation import require_valid
+from ..validation.job_definitions import efs_write_advisories
 from ..outputs import render_wove_environments
 
 PACKAGE = "wove-batch"
@@ -66,14 +67,18 @@ class WoveBatchCluster(pulumi.ComponentResource):
     ) -> None:
         # The image is built from paths relative to the program's folder (Pulumi runs it there).
         spec = require_valid(args, name, project_dir=Path.cwd())
+        for advisory in efs_write_advisories(spec):
+            pulumi.log.warn(advisory)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_TYPE_TOKEN)]))
         super().__init__(TYPE_TOKEN, name, None, opts)
         scope = Scope(name=name, parent=self, tags=dict(spec.tags))
         invoke = pulumi.InvokeOutputOptions(parent=self)
 
         platforms = {platform_of_environment(ce) for ce in spec.compute_environments.values()}
+        region = aws.get_region_output(opts=invoke).region
         roles = create_roles(
             scope,
+            region=region,
             needs_instances="EC2" in platforms,
             needs_spot_fleet=any(needs_spot_fleet_role(ce) for ce in spec.compute_environments.values()),
         )
@@ -92,14 +97,15 @@ class WoveBatchCluster(pulumi.ComponentResource):
             # 0: never expire, CloudWatch's default when the group has no retention policy.
             retention_in_days=spec.logs.retention_days or None,
         )
-        region = aws.get_region_output(opts=invoke).region
         account = aws.get_caller_identity_output(opts=invoke).account_id
         execution_policy = create_execution_policy(
             scope,
             roles.execution_role,
-            # The repositories the jobs pull from: the one built here (or a prebuilt image's ECR
-            # repository), and the ECR repositories of definitions' own images.
-            repository_arns=[images.repository.arn if images.repository else ecr_repository_arn(spec.image.uri or ""),
+            # The repositories the jobs pull from: the one built here, a prebuilt image's ECR
+            # repository (both when definitions build their own images next to a prebuilt
+            # worker), and the ECR repositories of definitions' own images.
+            repository_arns=[*([images.repository.arn] if images.repository else []),
+                             ecr_repository_arn(spec.image.uri or ""),
                              *(ecr_repository_arn(jd.image_uri) for jd in spec.job_definitions.values() if jd.image_uri)],
             log_group=log_group,
             secret_sources=sorted({s for jd in spec.job_definitions.values() for s in jd.secrets.values()}),
@@ -118,15 +124,18 @@ class WoveBatchCluster(pulumi.ComponentResource):
         if efs_mounts:
             job_role_grants.append(grant_job_role_efs(scope, roles.job_role, efs_mounts, region=region, account=account))
 
+        platforms_of_definitions = definition_platforms(spec)
+        # The largest swap any EC2 definition may use: each instance gets a swap file that size.
+        swap_mib = max((jd.max_swap_mib or 0 for name, jd in spec.job_definitions.items()
+                        if platforms_of_definitions[name] == "EC2"), default=0)
         environments = {
-            ce_name: create_compute_environment(scope, ce_name, ce, roles, network)
+            ce_name: create_compute_environment(scope, ce_name, ce, roles, network, swap_mib=swap_mib)
             for ce_name, ce in spec.compute_environments.items()
         }
         queues = {
             queue_name: create_job_queue(scope, queue_name, queue, environments)
             for queue_name, queue in spec.job_queues.items()
         }
-        platforms_of_definitions = definition_platforms(spec)
         spot_backed = spot_backed_definitions(spec)
         assign_public_ip = (
             spec.network.assign_public_ip if spec.network.assign_public_ip is not None else network.uses_default_vpc

@@ -32,8 +32,9 @@ def create_compute_environment(
     ce: ComputeEnvironmentArgs,
     roles: ClusterRoles,
     network: ClusterNetwork,
+    swap_mib: int = 0,
 ) -> aws.batch.ComputeEnvironment:
-    resources = _compute_resources(scope, name, ce, roles, network)
+    resources = _compute_resources(scope, name, ce, roles, network, swap_mib)
     return aws.batch.ComputeEnvironment(
         scope.child(CE_INFIX, name),
         type="MANAGED",
@@ -56,7 +57,7 @@ def create_compute_environment(
 
 
 def _compute_resources(
-    scope: Scope, name: str, ce: ComputeEnvironmentArgs, roles: ClusterRoles, network: ClusterNetwork
+    scope: Scope, name: str, ce: ComputeEnvironmentArgs, roles: ClusterRoles, network: ClusterNetwork, swap_mib: int = 0
 ) -> aws.batch.ComputeEnvironmentComputeResourcesArgs:
     if platform_of_environment(ce) == "FARGATE":
         return aws.batch.ComputeEnvironmentComputeResourcesArgs(
@@ -80,7 +81,7 @@ def _compute_resources(
         bid_percentage=ce.bid_percentage,
         spot_iam_fleet_role=spot_fleet_role,
         instance_role=roles.instance_profile.arn,
-        launch_template=template_reference(create_launch_template(scope, name, ce)),
+        launch_template=template_reference(create_launch_template(scope, name, ce, swap_mib)),
         subnets=network.subnet_ids,
         security_group_ids=network.security_group_ids,
         ec2_configurations=[

@@ -17,12 +17,18 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
+from ..aws.partitions import partition_of
 from ..aws.naming import EXECUTION_ROLE, INSTANCE_ROLE, JOB_ROLE, SPOT_FLEET_ROLE
 from .scope import Scope
 from ..spec import JobRoleArgs
 
-ECS_INSTANCE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
-SPOT_FLEET_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2SpotFleetTaggingRole"
+# AWS managed policies, in the partition of the stack's region (arn:aws-cn:... in China).
+ECS_INSTANCE_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+SPOT_FLEET_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonEC2SpotFleetTaggingRole"
+
+
+def managed_policy_arn(template: str, region: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.from_input(region).apply(lambda r: template.format(partition=partition_of(r)))
 
 
 def assume_role_policy(service: str) -> str:
@@ -56,18 +62,20 @@ def _role(scope: Scope, name: str, service: str, description: str) -> aws.iam.Ro
     )
 
 
-def _attach(scope: Scope, name: str, role: aws.iam.Role, policy_arn: str) -> aws.iam.RolePolicyAttachment:
+def _attach(scope: Scope, name: str, role: aws.iam.Role, policy_arn: pulumi.Input[str]) -> aws.iam.RolePolicyAttachment:
     return aws.iam.RolePolicyAttachment(scope.child(name), role=role.name, policy_arn=policy_arn, opts=scope.opts())
 
 
-def create_roles(scope: Scope, needs_instances: bool, needs_spot_fleet: bool) -> ClusterRoles:
+def create_roles(scope: Scope, needs_instances: bool, needs_spot_fleet: bool,
+                 region: pulumi.Input[str] = "us-east-1") -> ClusterRoles:
     attachments: list[pulumi.Resource] = []
     instance_profile = None
     if needs_instances:
         instance_role = _role(
             scope, INSTANCE_ROLE, "ec2.amazonaws.com", "ECS agent on the wove-batch cluster's EC2/SPOT instances"
         )
-        attachments.append(_attach(scope, "instance-role-ecs", instance_role, ECS_INSTANCE_POLICY))
+        attachments.append(_attach(scope, "instance-role-ecs", instance_role,
+                                   managed_policy_arn(ECS_INSTANCE_POLICY, region)))
         instance_profile = aws.iam.InstanceProfile(
             scope.child("instance-profile"), role=instance_role.name, tags=scope.tagged(), opts=scope.opts()
         )
@@ -76,7 +84,8 @@ def create_roles(scope: Scope, needs_instances: bool, needs_spot_fleet: bool) ->
         spot_fleet_role = _role(
             scope, SPOT_FLEET_ROLE, "spotfleet.amazonaws.com", "Spot fleet requests of the wove-batch cluster's SPOT environments"
         )
-        attachments.append(_attach(scope, "spot-fleet-role-tagging", spot_fleet_role, SPOT_FLEET_POLICY))
+        attachments.append(_attach(scope, "spot-fleet-role-tagging", spot_fleet_role,
+                                   managed_policy_arn(SPOT_FLEET_POLICY, region)))
     execution_role = _role(
         scope, EXECUTION_ROLE, "ecs-tasks.amazonaws.com", "Pulls the wove-batch worker image and reads its jobs' secrets"
     )
@@ -146,7 +155,7 @@ def secret_arn(source: str, *, region: str, account: str) -> str:
     """The ARN IAM needs for a job secret's `valueFrom`: an SSM parameter name becomes its
     ARN; a Secrets Manager reference loses its `:json-key:version-stage:version-id` tail."""
     if not source.startswith("arn:"):
-        return f"arn:aws:ssm:{region}:{account}:parameter/{source.lstrip('/')}"
+        return f"arn:{partition_of(region)}:ssm:{region}:{account}:parameter/{source.lstrip('/')}"
     if ":secretsmanager:" in source:
         return ":".join(source.split(":")[:7])
     return source
@@ -180,16 +189,17 @@ def efs_client_document(volumes: list[tuple[str, Optional[str], bool]], *, regio
     authorization: ClientMount, and ClientWrite unless read-only, each scoped to its file
     system (and to its access point when one is given)."""
     statements = []
+    efs = f"arn:{partition_of(region)}:elasticfilesystem:{region}:{account}"
     for index, (file_system_id, access_point_id, read_only) in enumerate(sorted(volumes, key=str)):
         statement: dict = {
             "Sid": f"MountEfs{index}",
             "Effect": "Allow",
             "Action": ["elasticfilesystem:ClientMount"] + ([] if read_only else ["elasticfilesystem:ClientWrite"]),
-            "Resource": f"arn:aws:elasticfilesystem:{region}:{account}:file-system/{file_system_id}",
+            "Resource": f"{efs}:file-system/{file_system_id}",
         }
         if access_point_id is not None:
             statement["Condition"] = {"StringEquals": {
-                "elasticfilesystem:AccessPointArn": f"arn:aws:elasticfilesystem:{region}:{account}:access-point/{access_point_id}"}}
+                "elasticfilesystem:AccessPointArn": f"{efs}:access-point/{access_point_id}"}}
         statements.append(statement)
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 

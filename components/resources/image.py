@@ -2,7 +2,8 @@
 
 Job definitions reference each image by digest (`repo@sha256:...`), so a rebuilt image
 registers a new job definition revision instead of changing what a running job pulls; tags
-are immutable, each naming one build (`<architecture>-<digest of its inputs>`)."""
+name one build's inputs (`<architecture>-<digest of its inputs>`) and may be pushed again (see
+the repository's tag mutability below)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 from ..aws.instance_types import Architecture
+from ..aws.naming import BUILD_TAG_FILTERS
+from ..aws.partitions import partition_of
 from .build_context import files_digest, tag_digest
 from .scope import Scope
 from ..spec import ImageArgs
@@ -28,7 +31,7 @@ TAGGED_IMAGES_KEPT = 10
 
 def lifecycle_policy(architectures: list[str]) -> str:
     """Each tag prefix (an architecture, or `<definition>-<architecture>` for a definition's own
-    image) keeps its TAGGED_IMAGES_KEPT latest builds (tags are immutable, one per build);
+    image) keeps its TAGGED_IMAGES_KEPT latest builds (one tag per build's inputs);
     untagged layers of failed pushes go after a day."""
     rules = [
         {
@@ -60,8 +63,13 @@ def ecr_repository_arn(uri: str) -> Optional[str]:
     match = _ECR_IMAGE.fullmatch(uri)
     if match is None:
         return None
-    partition = "aws-cn" if ".amazonaws.com.cn/" in uri else "aws"
-    return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+    return f"arn:{partition_of(match['region'])}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+
+
+def build_tag_exclusions() -> list[aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs]:
+    """The build tags as ECR wildcard filters: the only tags of the repository that may move."""
+    return [aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(filter=pattern, filter_type="WILDCARD")
+            for pattern in BUILD_TAG_FILTERS]
 
 
 @dataclass
@@ -94,8 +102,13 @@ def create_images(scope: Scope, image: ImageArgs, architectures: list[Architectu
         image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
         # KMS with the account's AWS managed key (aws/ecr): no key to pay for or manage.
         encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
-        # A tag names one build for good: `<architecture>-<digest of the build's inputs>`.
-        image_tag_mutability="IMMUTABLE",
+        # Build tags (`[<definition>-]<architecture>-<digest of the build's inputs>`) may be pushed
+        # again: pulumi-docker's update pushes its image name every time it runs (a machine with
+        # another umask, a rollback, an interrupted `up`), and ECR refuses any re-push of an
+        # immutable tag. Job definitions pin digests, so no job changes image when a tag does;
+        # every other tag stays immutable.
+        image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+        image_tag_mutability_exclusion_filters=build_tag_exclusions(),
         tags=scope.tagged(),
         opts=scope.opts(),
     )

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from ..aws import limits
 from ..aws.container_properties import container_properties
 from .iam import ClusterRoles
-from ..aws.naming import DEFINITION_INFIX, SPOT_BACKED_TAG
+from ..aws.naming import DEFINITION_INFIX, SPOT_BACKED_TAG, stable_name
 from .scope import Scope
 from ..spec import JobDefinitionArgs, RetryRuleArgs
 
@@ -87,8 +87,11 @@ def create_job_definition(
     timeout: Optional[aws.batch.JobDefinitionTimeoutArgs] = None
     if jd.timeout_seconds is not None:
         timeout = aws.batch.JobDefinitionTimeoutArgs(attempt_duration_seconds=jd.timeout_seconds)
+    logical = scope.child(DEFINITION_INFIX, name)
     return aws.batch.JobDefinition(
-        scope.child(DEFINITION_INFIX, name),
+        logical,
+        # Never an auto-name: replacing the resource would rename the definition applications submit to.
+        name=stable_name(logical, pulumi.get_project(), pulumi.get_stack()),
         type="container",
         platform_capabilities=[platform],
         container_properties=properties,

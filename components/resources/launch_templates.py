@@ -1,10 +1,15 @@
-"""Launch templates of EC2/SPOT environments: IMDSv2 and an encrypted root volume.
+"""Launch templates of EC2/SPOT environments: IMDSv2, an encrypted root volume and, when a job
+definition asks for swap, a swap file (the ECS-optimized AMIs have none, and a container's
+maxSwap is only a limit on the host's swap).
 
 A compute environment freezes `$Latest` when it is created, so it references the template's
 explicit version number: a new version then updates the environment (terraform-provider-aws
 #15535, CDK #27054)."""
 
 from __future__ import annotations
+
+import base64
+from typing import Optional
 
 import pulumi_aws as aws
 
@@ -24,7 +29,33 @@ ROOT_DEVICE = "/dev/xvda"
 METADATA_HOP_LIMIT = 1
 
 
-def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs) -> aws.ec2.LaunchTemplate:
+SWAP_FILE = "/var/lib/wove-batch.swap"
+_BOUNDARY = "==wove-batch=="
+
+
+def swap_user_data(swap_mib: int) -> Optional[str]:
+    """User data (the MIME multi-part form Batch requires) that adds a swap file of swap_mib MiB
+    at boot, before the ECS agent takes jobs; None for no swap. Base64, as EC2 takes it.
+    https://docs.aws.amazon.com/batch/latest/userguide/launch-templates.html
+    https://repost.aws/knowledge-center/ec2-memory-swap-file"""
+    if swap_mib <= 0:
+        return None
+    script = "\n".join([
+        "#!/bin/bash",
+        "set -euo pipefail",
+        f"if ! swapon --show=NAME --noheadings | grep -qx {SWAP_FILE}; then",
+        f"  dd if=/dev/zero of={SWAP_FILE} bs=1M count={swap_mib} status=none",
+        f"  chmod 600 {SWAP_FILE}",
+        f"  mkswap {SWAP_FILE}",
+        f"  swapon {SWAP_FILE}",
+        "fi",
+    ])
+    document = (f'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="{_BOUNDARY}"\n\n'
+                f'--{_BOUNDARY}\nContent-Type: text/x-shellscript; charset="us-ascii"\n\n{script}\n\n--{_BOUNDARY}--\n')
+    return base64.b64encode(document.encode()).decode()
+
+
+def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs, swap_mib: int = 0) -> aws.ec2.LaunchTemplate:
     tags = scope.tagged(**{COMPUTE_ENVIRONMENT_TAG: name})
     return aws.ec2.LaunchTemplate(
         scope.child(LAUNCH_TEMPLATE_INFIX, name),
@@ -48,6 +79,7 @@ def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs) 
         tag_specifications=[
             aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="volume", tags=tags),
         ],
+        user_data=swap_user_data(swap_mib),
         tags=tags,
         opts=scope.opts(),
     )

@@ -24,6 +24,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
 
+from ..aws.partitions import dns_suffix_of, partition_of
 from .stack_config import REGION_KEY, StackFile
 
 MOCK_ACCOUNT = "123456789012"
@@ -117,36 +118,37 @@ class ProviderMocks(pulumi.runtime.Mocks):
             state["name"] = f"{args.name}-{mock_suffix(args.name)}"
         name = state.get("name", args.name)
         region, account = self.region, MOCK_ACCOUNT
+        arn = f"arn:{partition_of(region)}"  # aws-cn in China, aws-us-gov in GovCloud
         resource_id = name
         if args.typ == "aws:ecr/repository:Repository":
             state.update(
-                arn=f"arn:aws:ecr:{region}:{account}:repository/{name}",
+                arn=f"{arn}:ecr:{region}:{account}:repository/{name}",
                 registryId=account,
-                repositoryUrl=f"{account}.dkr.ecr.{region}.amazonaws.com/{name}",
+                repositoryUrl=f"{account}.dkr.ecr.{region}.{dns_suffix_of(region)}/{name}",
             )
         elif args.typ == "aws:iam/role:Role":
-            state["arn"] = f"arn:aws:iam::{account}:role/{name}"
+            state["arn"] = f"{arn}:iam::{account}:role/{name}"
         elif args.typ == "aws:iam/policy:Policy":
-            state["arn"] = f"arn:aws:iam::{account}:policy/{name}"
+            state["arn"] = f"{arn}:iam::{account}:policy/{name}"
         elif args.typ == "aws:s3/bucket:Bucket":
-            state.update(bucket=name, arn=f"arn:aws:s3:::{name}")
+            state.update(bucket=name, arn=f"{arn}:s3:::{name}")
         elif args.typ == "aws:iam/instanceProfile:InstanceProfile":
-            state["arn"] = f"arn:aws:iam::{account}:instance-profile/{name}"
+            state["arn"] = f"{arn}:iam::{account}:instance-profile/{name}"
         elif args.typ == "aws:ec2/securityGroup:SecurityGroup":
             resource_id = f"sg-{mock_suffix(args.name)}"
         elif args.typ == "aws:batch/computeEnvironment:ComputeEnvironment":
-            state["arn"] = f"arn:aws:batch:{region}:{account}:compute-environment/{name}"
+            state["arn"] = f"{arn}:batch:{region}:{account}:compute-environment/{name}"
         elif args.typ == "aws:batch/jobQueue:JobQueue":
-            state["arn"] = f"arn:aws:batch:{region}:{account}:job-queue/{name}"
+            state["arn"] = f"{arn}:batch:{region}:{account}:job-queue/{name}"
         elif args.typ == "aws:batch/jobDefinition:JobDefinition":
-            state.update(arn=f"arn:aws:batch:{region}:{account}:job-definition/{name}:1", revision=1)
+            state.update(arn=f"{arn}:batch:{region}:{account}:job-definition/{name}:1", revision=1)
         elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
-            state["arn"] = f"arn:aws:logs:{region}:{account}:log-group:{name}"
+            state["arn"] = f"{arn}:logs:{region}:{account}:log-group:{name}"
         elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             resource_id = f"lt-{mock_suffix(args.name)}"
             state["latestVersion"] = 1
         elif args.typ == "aws:batch/schedulingPolicy:SchedulingPolicy":
-            state["arn"] = f"arn:aws:batch:{region}:{account}:scheduling-policy/{name}"
+            state["arn"] = f"{arn}:batch:{region}:{account}:scheduling-policy/{name}"
         elif args.typ == "docker:index/image:Image":
             image_name = str(state.get("imageName", args.name))
             digest = hashlib.sha256(json.dumps(state.get("build"), sort_keys=True).encode() + image_name.encode())
@@ -162,7 +164,8 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getRegion:getRegion":
             return {"region": region, "name": region, "id": region}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/deployer", "id": MOCK_ACCOUNT}
+            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:{partition_of(region)}:iam::{MOCK_ACCOUNT}:user/deployer",
+                    "id": MOCK_ACCOUNT}
         if token == "aws:ec2/getVpc:getVpc":
             return {"id": DEFAULT_VPC_ID, "default": True}
         if token == "aws:ec2/getSubnets:getSubnets":
@@ -170,7 +173,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if token == "aws:ec2/getSubnet:getSubnet":
             return {"id": args.args.get("id"), "vpcId": "vpc-0f5ub7e7"}
         if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            endpoint = f"https://{MOCK_ACCOUNT}.dkr.ecr.{region}.amazonaws.com"
+            endpoint = f"https://{MOCK_ACCOUNT}.dkr.ecr.{region}.{dns_suffix_of(region)}"
             return {"userName": "AWS", "password": "mock-ecr-password", "proxyEndpoint": endpoint, "id": region}
         raise NotImplementedError(f"the plan's mocks do not know the function {token}")
 

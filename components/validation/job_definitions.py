@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import re
+from typing import Any
 
 from ..aws import limits
 from ..aws.container_properties import container_properties
@@ -67,6 +68,7 @@ def check_job_definition(checks: Checks, name: str, jd: JobDefinitionArgs, platf
                                                 f"got {describe(jd.platform_version)}")
     check_document_size(checks, path, name, jd, platform)
     check_container_extras(checks, path, jd, platform)
+    check_fargate_ulimits(checks, path, jd, platform)
     check_efs_volumes(checks, path, jd, platform)
     check_mounts(checks, path, jd)
     check_architecture(checks, path, jd, platform)
@@ -205,6 +207,12 @@ def check_container_extras(checks: Checks, path: str, jd: JobDefinitionArgs, pla
                                          f"...@sha256:<digest>, got {describe(jd.image_uri)}")
 
 
+def check_fargate_ulimits(checks: Checks, path: str, jd: JobDefinitionArgs, platform: str) -> None:
+    """Batch: ulimits "shouldn't be provided" for jobs on Fargate resources (ContainerProperties)."""
+    if platform == "FARGATE" and jd.ulimits:
+        checks.fail(f"{path}.ulimits", f"not available on Fargate (EC2 queues only), got {', '.join(sorted(jd.ulimits))}")
+
+
 def check_efs_volumes(checks: Checks, path: str, jd: JobDefinitionArgs, platform: str) -> None:
     for name, volume in jd.efs_volumes.items():
         volume_path = f"{path}.efs_volumes.{name}"
@@ -230,6 +238,24 @@ def check_efs_volumes(checks: Checks, path: str, jd: JobDefinitionArgs, platform
             if version < limits.EFS_FARGATE_PLATFORM_MIN:
                 checks.fail(f"{path}.platform_version", f"EFS volumes need Fargate platform version 1.4.0 or later, "
                                                         f"got {jd.platform_version}")
+
+
+WORKER_UID = 10001  # worker_image/Dockerfile: the user jobs run as
+
+
+def efs_write_advisories(args: Any) -> list[str]:
+    """Writable EFS volumes mounted without an access point: the worker (uid 10001) cannot
+    write to a file system's root, which belongs to root, and IAM-authorized mounts squash
+    root. Not refused (a file system whose directory is already the worker's works); said
+    at every preview and up, with the fix."""
+    return [
+        f"job_definitions.{name}.efs_volumes.{volume_name}: writable without an access point; the worker runs as "
+        f"uid {WORKER_UID} and {volume.file_system_id}'s root directory belongs to root, so its writes fail unless "
+        f"{volume.root_directory} is writable by {WORKER_UID}. Fix: an access point with PosixUser {WORKER_UID}:"
+        f"{WORKER_UID} and a root directory created for {WORKER_UID} (CreationInfo), as access_point_id, or read_only: true"
+        for name, jd in args.job_definitions.items() for volume_name, volume in jd.efs_volumes.items()
+        if not volume.read_only and volume.access_point_id is None
+    ]
 
 
 @functools.lru_cache(maxsize=1)
