@@ -15,11 +15,16 @@ the adapter's traps on AWS and carries the task's data.
   SubmitJob.
 - Results: in exchange mode the job gets a results location and the ResultPoller hands its
   events to Wove's callback server here; in callback mode the worker posts them itself.
-- Failed jobs (watcher.py): a job or child Batch reports FAILED becomes a `task_error` for its
-  task with Batch's reason. Wove keeps the first frame of a task: if the worker already
-  answered, the late error is ignored.
+- Ended jobs (watcher.py, reports.py): a job or child that FAILED, SUCCEEDED without a
+  result, vanished from Batch or stalled RUNNABLE becomes a `task_error` for its task naming
+  the job, its attempts, log stream, console link and last log lines (failures.py); a job
+  Wove cancelled becomes `task_cancelled`. Reports go to the local callback server directly
+  (local_callback.py). Wove keeps the first frame of a task: if the worker already answered,
+  the late report is ignored.
 - Cancelling: Wove's `cancel_job` becomes TerminateJob, which also ends a job that already
   started (CancelJob leaves a STARTING or RUNNING job running).
+- Exit sweep (exit_sweep.py): `sweep()` terminates this client's jobs still unfinished and
+  deletes their payloads.
 """
 
 from __future__ import annotations
@@ -34,25 +39,26 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from .. import protocol
-from ..aws.limits import INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
+from ..aws.limits import DESCRIBE_JOBS_MAX_IDS, INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
 from .arrays import ArrayBatcher, Queued
 from .exchange import Exchange, Expected, ResultPoller
+from .failures import BatchJobFailedError, LogSource
+from .local_callback import local_url, post_body, post_frame
 from .names import batch_job_name
+from .progress import Progress
+from .reports import TaskReports
 from .submitting import Submitter, settle
 from .watcher import JobWatcher, Submitted, WatchedArray
 
 log = logging.getLogger(__name__)
 
 CANCEL_REASON = "Cancelled by Wove."
+SILENT_CHILDREN_WITH_LOG = 10  # of an array's children reported at once, these get their log lines
 
 
 class PayloadTooLargeError(ValueError):
     """A task's SubmitJob request is over AWS Batch's limits even with its payload by
     reference (the environment's own overrides are too large); nothing was submitted."""
-
-
-class BatchJobFailedError(RuntimeError):
-    """AWS Batch reported the task's job FAILED before the worker answered."""
 
 
 def overrides_length(overrides: Mapping[str, Any]) -> int:
@@ -96,22 +102,42 @@ class WatchedBatchClient:
         submitter: Optional[Submitter] = None,
         array_jobs: bool = True,
         array_window_seconds: float = 0.1,
+        log_source: Optional[LogSource] = None,
+        callback_port: Optional[int] = None,
+        callback_host: Optional[str] = None,
+        result_grace_seconds: float = 5.0,
+        stall_log_seconds: float = 60.0,
+        runnable_timeout_seconds: Optional[float] = None,
+        unknown_after_seconds: float = 30.0,
+        progress: Optional[Progress] = None,
     ) -> None:
         if results == "exchange" and exchange is None:
             raise ValueError("exchange results need the exchange bucket")
         self._client = client
         self.exchange = exchange
         self.results = results
-        self.poller = ResultPoller(exchange, poll_seconds=results_poll_seconds) if exchange is not None else None
-        self._post_event = post_event or _post_wove_event
+        # Wove's callback server is in this process: events go to it directly, never by proxy.
+        self._local = lambda url: local_url(url, callback_port, callback_host)  # noqa: E731
+        self.poller = ResultPoller(exchange, poll_seconds=results_poll_seconds,
+                                   post=lambda url, body: post_body(self._local(url), body)) if exchange is not None else None
+        self._post_event = post_event or (lambda url, frame: post_frame(self._local(url), frame))
+        self.progress = progress
+        self.result_grace_seconds = result_grace_seconds
+        self.reports = TaskReports(lambda url, frame: self._post_event(url, frame), self._describe_one,
+                                   log_source=log_source, results=results, result_grace_seconds=result_grace_seconds,
+                                   stall_log_seconds=stall_log_seconds,
+                                   runnable_timeout_seconds=runnable_timeout_seconds)
         self._owns_submitter = submitter is None
         self.submitter = submitter or Submitter()
         # Children read their payloads from the exchange bucket: no bucket, no array jobs.
         self.batcher: Optional[ArrayBatcher[PreparedJob]] = (
             ArrayBatcher(array_window_seconds, self._flush_later) if array_jobs and exchange is not None else None
         )
-        self.watcher = JobWatcher(client, poll_seconds, on_failed=self._report_failure, on_ended=self._job_ended,
-                                  on_array_ended=self._array_ended)
+        self.watcher = JobWatcher(client, poll_seconds, on_failed=self._job_failed, on_ended=self._job_ended,
+                                  on_array_ended=self._array_ended, on_succeeded=self._job_succeeded,
+                                  on_unknown=self._job_unknown, on_runnable=self._job_runnable,
+                                  on_observed=progress.observe if progress is not None else (lambda job: None),
+                                  unknown_after_seconds=unknown_after_seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -138,7 +164,9 @@ class WatchedBatchClient:
         return self._submit_plain(self._prepare(params))
 
     def cancel_job(self, *, jobId: str, reason: str = CANCEL_REASON, **_: Any) -> Any:
-        """TerminateJob: ends the job (or array child) whatever its state; retried on throttling."""
+        """TerminateJob: ends the job (or array child) whatever its state; retried on throttling.
+        Its task then hears Wove's `task_cancelled` (reports.py), not a failure."""
+        self.reports.cancelling(jobId)
         call = lambda: self.submitter.call(self._client.terminate_job, jobId=jobId, reason=reason)  # noqa: E731
         try:
             asyncio.get_running_loop()
@@ -202,6 +230,8 @@ class WatchedBatchClient:
         except BaseException:
             self._abandon([job.slot], payload_key)  # nothing submitted: nothing left behind
             raise
+        if self.progress is not None and is_task:
+            self.progress.submitted(1)
         if job.task.get("callback_url") and job.task.get("run_id"):
             self.watcher.watch(response["jobId"], Submitted(job.task, params["jobName"], job.slot, payload_key))
         return response
@@ -257,6 +287,8 @@ class WatchedBatchClient:
         except BaseException:
             self._abandon([child.slot for child in children.values()], pack_key)
             raise
+        if self.progress is not None:
+            self.progress.submitted(len(jobs))
         self.watcher.watch_array(response["jobId"], WatchedArray(name, children, pack_key))
         return response, name
 
@@ -316,42 +348,80 @@ class WatchedBatchClient:
     def watched_job_ids(self) -> list[str]:
         return self.watcher.job_ids
 
+    def _describe_one(self, job_id: str) -> Optional[dict[str, Any]]:
+        try:
+            jobs = self._client.describe_jobs(jobs=[job_id])["jobs"]
+        except Exception:  # noqa: BLE001 - the report goes without the job's details
+            log.info("could not describe job %s", job_id, exc_info=True)
+            return None
+        return jobs[0] if jobs else None
+
+    def _job_failed(self, job: dict[str, Any], submitted: Submitted) -> None:
+        submitted.pending_report = self.reports.failed(job, submitted)
+
+    def _job_succeeded(self, job: dict[str, Any], submitted: Submitted) -> None:
+        submitted.last_job = job
+        if self.results != "exchange":
+            # The worker posted before it exited; a late report is ignored if it did.
+            self.watcher.later(self.result_grace_seconds, lambda: self.reports.silent(submitted))
+
+    def _job_unknown(self, job_id: str, submitted: Submitted) -> None:
+        submitted.last_job = {"jobId": submitted.job_id or job_id, "status": None}
+        if self.results != "exchange":
+            self.reports.silent(submitted)
+
+    def _job_runnable(self, job: dict[str, Any], waited: float, target: Any) -> None:
+        self.reports.runnable(job, waited, target, self._terminate_now)
+
+    def _terminate_now(self, job_id: str, reason: str) -> None:
+        try:
+            self.submitter.call(self._client.terminate_job, jobId=job_id, reason=reason)
+        except Exception:  # noqa: BLE001 - its task was told already
+            log.warning("could not terminate stalled job %s", job_id, exc_info=True)
+
     def _job_ended(self, submitted: Submitted) -> None:
         if self.poller is not None and self.results == "exchange":
-            # Its last events may still be in the bucket: delivered by the next round, then dropped.
-            self.poller.retire(submitted.slot)
+            # Its last events may still be in the bucket: one more sweep, then a held failure or
+            # a no-result error if no final event came.
+            self.poller.retire(submitted.slot, if_silent=submitted.pending_report or (lambda: self.reports.silent(submitted)))
         elif submitted.payload_key is not None and self.exchange is not None:
             self.exchange.delete(submitted.payload_key)
 
-    def _array_ended(self, array: WatchedArray) -> None:
+    def _array_ended(self, array: WatchedArray, job: dict[str, Any]) -> None:
         if array.pack_key is not None and self.exchange is not None:
             self.exchange.delete(array.pack_key)
+        if self.results != "exchange":
+            silent = [child for child in array.children.values() if not child.reported]
+            self.watcher.later(self.result_grace_seconds, lambda: self._report_silent_children(silent))
 
-    def _report_failure(self, job: dict[str, Any], submitted: Submitted) -> None:
-        task = submitted.task
-        reason = job.get("statusReason") or "no status reason given"
-        container = job.get("container") or {}
-        details = [f"exit code {container['exitCode']}"] if container.get("exitCode") is not None else []
-        if container.get("reason"):
-            details.append(str(container["reason"]))
-        suffix = f" ({'; '.join(details)})" if details else ""
-        error = BatchJobFailedError(
-            f"AWS Batch job {submitted.job_name} ({job['jobId']}) of task {task.get('task_id')!r} FAILED: {reason}{suffix}"
-        )
-        frame = {
-            "type": "task_error",
-            "run_id": task["run_id"],
-            "task_id": task.get("task_id"),
-            "exception": error,
-            "error": {"type": "BatchJobFailedError", "message": str(error), "source": "aws_batch"},
-        }
-        try:
-            self._post_event(task["callback_url"], frame)
-        except Exception:  # noqa: BLE001 - the weave is gone: nobody to tell
-            log.info("could not report failed job %s to %s", job["jobId"], task["callback_url"], exc_info=True)
+    def _report_silent_children(self, children: list[Submitted]) -> None:
+        """Callback results: which children answered only Wove knows, so each is told (Wove drops
+        the report of one that answered), described 100 a call, log lines read for the first few."""
+        for start in range(0, len(children), DESCRIBE_JOBS_MAX_IDS):
+            chunk = children[start : start + DESCRIBE_JOBS_MAX_IDS]
+            try:
+                described = {job["jobId"]: job for job in
+                             self._client.describe_jobs(jobs=[str(child.job_id) for child in chunk])["jobs"]}
+            except Exception:  # noqa: BLE001 - reported without the details
+                described = {}
+            for child in chunk:
+                child.last_job = described.get(str(child.job_id)) or {"jobId": child.job_id, "status": "SUCCEEDED"}
+        for index, child in enumerate(children):
+            self.reports.silent(child, with_log=index < SILENT_CHILDREN_WITH_LOG)
 
-
-def _post_wove_event(callback_url: str, frame: dict[str, Any]) -> None:
-    from wove.backend import post_event
-
-    post_event(callback_url, frame, timeout=10)
+    # --- exit sweep ----------------------------------------------------------------------
+    def sweep(self, reason: str = "The submitting process ended (wove-batch exit sweep).") -> list[str]:
+        """Terminate this client's jobs still unfinished (plain jobs and array parents, whose
+        children Batch ends with them) and delete their payloads; the job ids."""
+        jobs, arrays = self.watcher.unfinished()
+        ids = list(jobs) + list(arrays)
+        for job_id in ids:
+            try:
+                self.submitter.call(self._client.terminate_job, jobId=job_id, reason=reason)
+            except Exception:  # noqa: BLE001 - the README says how to clean up by name prefix
+                log.warning("exit sweep: could not terminate job %s", job_id, exc_info=True)
+        if self.exchange is not None:
+            for key in [s.payload_key for s in jobs.values()] + [a.pack_key for a in arrays.values()]:
+                if key is not None:
+                    self.exchange.delete(key)
+        return ids
