@@ -29,6 +29,33 @@ from moto.batch import models
 ROUTE = "/_harness/batch-job"
 _original_mark_stopped = models.Job._mark_stopped
 _original_terminate = models.Job.terminate
+_original_container_details = models.Job._container_details
+_original_start_attempt = models.Job._start_attempt
+
+
+def _start_attempt(self: Any) -> None:
+    if getattr(self, "_harness_owned", False) and not getattr(self, "_harness_starting", False):
+        return  # moto's thread: the harness reports the attempts
+    _original_start_attempt(self)
+
+
+def _harness_start(job: Any) -> None:
+    job._harness_starting = True
+    try:
+        _original_start_attempt(job)
+    finally:
+        job._harness_starting = False
+
+
+def _container_details(self: Any) -> dict[str, Any]:
+    """What AWS's DescribeJobs has and moto's lacks: the container's exit code and reason."""
+    details = _original_container_details(self)
+    if getattr(self, "_harness_owned", False) and self.exit_code is not None:
+        details["exitCode"] = self.exit_code
+        reason = ((self.latest_attempt or {}).get("container") or {}).get("reason")
+        if reason:
+            details["reason"] = reason
+    return details
 
 
 def _mark_stopped(self: Any, success: bool = True) -> None:
@@ -40,6 +67,8 @@ def _mark_stopped(self: Any, success: bool = True) -> None:
 def _terminate(self: Any, reason: str) -> None:
     if self.job_stopped:
         return
+    for child in self._child_jobs or []:  # Batch ends an array's children with it
+        _terminate(child, reason)
     _original_terminate(self, reason)
     if getattr(self, "_harness_owned", False) and self.status == "RUNNING":
         return  # the harness stops its container and reports the end
@@ -81,11 +110,11 @@ def report(body: dict[str, Any]) -> None:
     elif status == "RUNNING":
         job.job_started_at = datetime.now()
         job.status = status
-        job._start_attempt()
+        _harness_start(job)
     else:
         if job.latest_attempt is None:
             job.job_started_at = datetime.now()
-            job._start_attempt()
+            _harness_start(job)
         job.exit_code = body.get("exit_code")
         if body.get("container_reason"):
             job.latest_attempt["container"]["reason"] = body["container_reason"]
@@ -110,6 +139,8 @@ class JobControlApplication(server.DomainDispatcherApplication):  # type: ignore
 
 
 models.Job._mark_stopped = _mark_stopped
+models.Job._container_details = _container_details
+models.Job._start_attempt = _start_attempt
 models.Job.terminate = _terminate
 server.DomainDispatcherApplication = JobControlApplication
 
