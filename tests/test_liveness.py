@@ -425,3 +425,94 @@ def test_attempts_count_spot_reclaims() -> None:
                         {"statusReason": "Essential container in task exited"}]}
     assert attempts_line(job) == "attempts: 2 (1 Spot reclaim)"
     assert attempts_line({}) == "attempts: 0 (0 Spot reclaims)"
+
+
+# --- 8: submit retries bounded by time ------------------------------------------------------
+class FakeClock:
+    """Time that passes only when the submitter sleeps: a storm of any length runs at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+def storm(clock: FakeClock, seconds: float) -> Any:
+    from standin_aws import client_error
+
+    def fault(params: dict[str, Any]) -> Any:
+        return client_error("TooManyRequestsException", "Too Many Requests", 400, "SubmitJob") if clock.now < seconds else None
+
+    return fault
+
+
+STORM_PARAMS = {"jobName": "wove-t-0123", "jobQueue": "q", "jobDefinition": "d"}
+
+
+def test_a_twenty_second_throttling_storm_no_longer_fails_the_submit() -> None:
+    from standin_aws import StandInBatch
+    from wove_batch.client.submitting import SubmitSettings, Submitter
+
+    clock = FakeClock()
+    batch = StandInBatch(latency=0.0)
+    batch.faults.extend([storm(clock, 20.0)] * 1000)
+    # Jitter at its mean: eight attempts back off 16.2 s in all, short of the storm.
+    submitter = Submitter(SubmitSettings(), sleep=clock.sleep, clock=clock, jitter=lambda: 0.5)
+    response = submitter.submit(batch, STORM_PARAMS)
+    (job,) = batch.jobs.values()
+    assert response["jobId"] == job.job_id
+    assert clock.now >= 20.0 and submitter.stats.throttled == submitter.stats.calls - 1 == 8  # 9 calls: past the old 8
+
+
+def test_a_storm_past_the_retry_time_fails_with_the_time_it_tried() -> None:
+    from standin_aws import StandInBatch
+    from wove_batch.client import SubmitJobError
+    from wove_batch.client.submitting import SubmitSettings, Submitter
+
+    clock = FakeClock()
+    batch = StandInBatch(latency=0.0)
+    batch.faults.extend([storm(clock, 1e9)] * 1000)
+    submitter = Submitter(SubmitSettings(), sleep=clock.sleep, clock=clock, jitter=lambda: 1.0)
+    with pytest.raises(SubmitJobError, match=r"^SubmitJob of 'wove-t-0123': throttled on all [0-9]+ attempts over "
+                       r"1[0-9]{2}\.[0-9] s, the submit_retry_seconds limit \(180 s\) \(last: .+\); nothing was "
+                       r"submitted: lower submit_rate, or ask AWS for a higher SubmitJob quota$"):
+        submitter.submit(batch, STORM_PARAMS)
+    assert clock.now <= 180.0 and batch.jobs == {}
+
+
+# --- 10: progress -------------------------------------------------------------------------
+def test_progress_counts_a_weaves_jobs_live_on_a_terminal_and_by_logging_elsewhere(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import io
+
+    from wove_batch.client.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def feed(progress: Progress) -> None:
+        progress.submitted(5)
+        progress.observe({"jobId": "a", "status": "RUNNABLE"})
+        progress.observe({"jobId": "p", "arrayProperties": {"statusSummary": {"RUNNING": 2, "SUCCEEDED": 1}}})
+        progress.observe({"jobId": "b", "status": "FAILED", "attempts": [{}, {}]})
+        progress.close()
+
+    screen = Terminal()
+    live = Progress(stream=screen)
+    feed(live)
+    assert live.live
+    final = "AWS Batch: 5 submitted, 1 runnable, 2 running, 1 done, 1 failed, 1 retried"
+    drawn = [line.strip() for line in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue()).splitlines()]
+    assert [line for line in drawn if line][-1] == final, drawn
+    caplog.set_level(logging.INFO, logger="wove_batch.progress")
+    logged = Progress(stream=io.StringIO(), log_seconds=3600)
+    feed(logged)
+    assert not logged.live
+    assert [r.getMessage() for r in caplog.records if r.name == "wove_batch.progress"] == [
+        "AWS Batch: 5 submitted, 0 runnable, 0 running, 0 done, 0 failed, 0 retried", final]

@@ -47,7 +47,7 @@ class Progress:
         self._lock = threading.Lock()
         self._display: Any = None
         self._logged: Optional[str] = None
-        self._logged_at = 0.0
+        self._logged_at = float("-inf")  # the first counts are logged at once
 
     def submitted(self, tasks: int) -> None:
         with self._lock:
