@@ -1,8 +1,9 @@
 """A weave's Batch work as it happens: tasks submitted, runnable, running, done, failed, retried.
 
 The watcher hands every job it describes to `observe`, the submitting side counts submitted
-tasks. Where stderr is a terminal the counts are a live line drawn by rich; elsewhere (CI,
-a log file) they go to the `wove_batch.progress` logger every `log_seconds` while they change.
+tasks. Where stderr is a terminal the counts are a live line drawn by rich (the `progress`
+extra); elsewhere (CI, a log file), or without rich, they go to the `wove_batch.progress`
+logger every `log_seconds` while they change.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ log = logging.getLogger("wove_batch.progress")
 
 WAITING = ("SUBMITTED", "PENDING", "RUNNABLE")
 RUNNING = ("STARTING", "RUNNING")
+
+
+def _has_rich() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("rich") is not None
 
 
 @dataclass
@@ -39,7 +46,7 @@ class Progress:
 
     def __init__(self, *, live: Optional[bool] = None, log_seconds: float = 10.0, stream: Any = None) -> None:
         self._stream = stream or sys.stderr
-        self.live = self._stream.isatty() if live is None else live
+        self.live = (self._stream.isatty() and _has_rich()) if live is None else live
         self.log_seconds = log_seconds
         self._status: dict[str, str] = {}  # job id -> last status seen
         self._attempts: dict[str, int] = {}
