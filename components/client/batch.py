@@ -39,11 +39,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from .. import protocol
-from ..aws.limits import DESCRIBE_JOBS_MAX_IDS, INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
+from ..aws.limits import INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
 from .arrays import ArrayBatcher, Queued
 from .exchange import Exchange, Expected, ResultPoller
 from .failures import BatchJobFailedError, LogSource
 from .local_callback import local_url, post_body, post_frame
+from .job_ends import JobEnds
 from .names import batch_job_name
 from .progress import Progress
 from .reports import TaskReports
@@ -53,7 +54,6 @@ from .watcher import JobWatcher, Submitted, WatchedArray
 log = logging.getLogger(__name__)
 
 CANCEL_REASON = "Cancelled by Wove."
-SILENT_CHILDREN_WITH_LOG = 10  # of an array's children reported at once, these get their log lines
 
 
 class PayloadTooLargeError(ValueError):
@@ -87,7 +87,7 @@ class PreparedJob:
         return json.dumps([params, self.overrides, self.variables], sort_keys=True, default=str)
 
 
-class WatchedBatchClient:
+class WatchedBatchClient(JobEnds):
     """A boto3 Batch client for Wove's `aws_batch` adapter; every other call passes through."""
 
     def __init__(
@@ -123,6 +123,9 @@ class WatchedBatchClient:
         self._post_event = post_event or (lambda url, frame: post_frame(self._local(url), frame))
         self.progress = progress
         self.result_grace_seconds = result_grace_seconds
+        self._flight = threading.Condition()
+        self._in_flight = 0  # SubmitJob calls awaiting their answer
+        self._sweeping = False
         self.reports = TaskReports(lambda url, frame: self._post_event(url, frame), self._describe_one,
                                    log_source=log_source, results=results, result_grace_seconds=result_grace_seconds,
                                    stall_log_seconds=stall_log_seconds,
@@ -226,15 +229,18 @@ class WatchedBatchClient:
                 assert self.poller is not None
                 self.poller.expect(job.slot, Expected(job.task["run_id"], job.task.get("task_id"),
                                                       job.task["callback_url"], payload_key))
-            response = self.submitter.submit(self._client, params)
+            response = self._send(params, lambda answer: self._watch_plain(answer, job, params, payload_key))
         except BaseException:
             self._abandon([job.slot], payload_key)  # nothing submitted: nothing left behind
             raise
-        if self.progress is not None and is_task:
+        return response
+
+    def _watch_plain(self, response: dict[str, Any], job: PreparedJob, params: dict[str, Any],
+                     payload_key: Optional[str]) -> None:
+        if self.progress is not None and job.task:
             self.progress.submitted(1)
         if job.task.get("callback_url") and job.task.get("run_id"):
             self.watcher.watch(response["jobId"], Submitted(job.task, params["jobName"], job.slot, payload_key))
-        return response
 
     def _flush_later(self, group: list[Queued[PreparedJob]]) -> None:
         self.submitter.in_background(lambda: self._submit_group(group))
@@ -283,14 +289,34 @@ class WatchedBatchClient:
                 for child in children.values():
                     self.poller.expect(child.slot, Expected(child.task["run_id"], child.task.get("task_id"),
                                                             child.task["callback_url"], None))
-            response = self.submitter.submit(self._client, params)
+            response = self._send(params, lambda answer: self._watch_array(answer, name, children, pack_key))
         except BaseException:
             self._abandon([child.slot for child in children.values()], pack_key)
             raise
-        if self.progress is not None:
-            self.progress.submitted(len(jobs))
-        self.watcher.watch_array(response["jobId"], WatchedArray(name, children, pack_key))
         return response, name
+
+    def _watch_array(self, response: dict[str, Any], name: str, children: dict[int, Submitted],
+                     pack_key: Optional[str]) -> None:
+        if self.progress is not None:
+            self.progress.submitted(len(children))
+        self.watcher.watch_array(response["jobId"], WatchedArray(name, children, pack_key))
+
+    def _send(self, params: dict[str, Any], watch: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """SubmitJob through the submitter, counted in flight until `watch(response)` recorded
+        the job, so that an exit sweep waits for it (and terminates the job) instead of missing
+        it; refused once a sweep began."""
+        with self._flight:
+            if self._sweeping:
+                raise RuntimeError("the process is ending (wove-batch exit sweep): not submitted")
+            self._in_flight += 1
+        try:
+            response = self.submitter.submit(self._client, params)
+            watch(response)
+            return response
+        finally:
+            with self._flight:
+                self._in_flight -= 1
+                self._flight.notify_all()
 
     def _check_size(self, params: Mapping[str, Any], overrides: Mapping[str, Any], task_label: str) -> None:
         """What is left over once the payload is by reference: the environment's own overrides."""
@@ -347,81 +373,3 @@ class WatchedBatchClient:
     @property
     def watched_job_ids(self) -> list[str]:
         return self.watcher.job_ids
-
-    def _describe_one(self, job_id: str) -> Optional[dict[str, Any]]:
-        try:
-            jobs = self._client.describe_jobs(jobs=[job_id])["jobs"]
-        except Exception:  # noqa: BLE001 - the report goes without the job's details
-            log.info("could not describe job %s", job_id, exc_info=True)
-            return None
-        return jobs[0] if jobs else None
-
-    def _job_failed(self, job: dict[str, Any], submitted: Submitted) -> None:
-        submitted.pending_report = self.reports.failed(job, submitted)
-
-    def _job_succeeded(self, job: dict[str, Any], submitted: Submitted) -> None:
-        submitted.last_job = job
-        if self.results != "exchange":
-            # The worker posted before it exited; a late report is ignored if it did.
-            self.watcher.later(self.result_grace_seconds, lambda: self.reports.silent(submitted))
-
-    def _job_unknown(self, job_id: str, submitted: Submitted) -> None:
-        submitted.last_job = {"jobId": submitted.job_id or job_id, "status": None}
-        if self.results != "exchange":
-            self.reports.silent(submitted)
-
-    def _job_runnable(self, job: dict[str, Any], waited: float, target: Any) -> None:
-        self.reports.runnable(job, waited, target, self._terminate_now)
-
-    def _terminate_now(self, job_id: str, reason: str) -> None:
-        try:
-            self.submitter.call(self._client.terminate_job, jobId=job_id, reason=reason)
-        except Exception:  # noqa: BLE001 - its task was told already
-            log.warning("could not terminate stalled job %s", job_id, exc_info=True)
-
-    def _job_ended(self, submitted: Submitted) -> None:
-        if self.poller is not None and self.results == "exchange":
-            # Its last events may still be in the bucket: one more sweep, then a held failure or
-            # a no-result error if no final event came.
-            self.poller.retire(submitted.slot, if_silent=submitted.pending_report or (lambda: self.reports.silent(submitted)))
-        elif submitted.payload_key is not None and self.exchange is not None:
-            self.exchange.delete(submitted.payload_key)
-
-    def _array_ended(self, array: WatchedArray, job: dict[str, Any]) -> None:
-        if array.pack_key is not None and self.exchange is not None:
-            self.exchange.delete(array.pack_key)
-        if self.results != "exchange":
-            silent = [child for child in array.children.values() if not child.reported]
-            self.watcher.later(self.result_grace_seconds, lambda: self._report_silent_children(silent))
-
-    def _report_silent_children(self, children: list[Submitted]) -> None:
-        """Callback results: which children answered only Wove knows, so each is told (Wove drops
-        the report of one that answered), described 100 a call, log lines read for the first few."""
-        for start in range(0, len(children), DESCRIBE_JOBS_MAX_IDS):
-            chunk = children[start : start + DESCRIBE_JOBS_MAX_IDS]
-            try:
-                described = {job["jobId"]: job for job in
-                             self._client.describe_jobs(jobs=[str(child.job_id) for child in chunk])["jobs"]}
-            except Exception:  # noqa: BLE001 - reported without the details
-                described = {}
-            for child in chunk:
-                child.last_job = described.get(str(child.job_id)) or {"jobId": child.job_id, "status": "SUCCEEDED"}
-        for index, child in enumerate(children):
-            self.reports.silent(child, with_log=index < SILENT_CHILDREN_WITH_LOG)
-
-    # --- exit sweep ----------------------------------------------------------------------
-    def sweep(self, reason: str = "The submitting process ended (wove-batch exit sweep).") -> list[str]:
-        """Terminate this client's jobs still unfinished (plain jobs and array parents, whose
-        children Batch ends with them) and delete their payloads; the job ids."""
-        jobs, arrays = self.watcher.unfinished()
-        ids = list(jobs) + list(arrays)
-        for job_id in ids:
-            try:
-                self.submitter.call(self._client.terminate_job, jobId=job_id, reason=reason)
-            except Exception:  # noqa: BLE001 - the README says how to clean up by name prefix
-                log.warning("exit sweep: could not terminate job %s", job_id, exc_info=True)
-        if self.exchange is not None:
-            for key in [s.payload_key for s in jobs.values()] + [a.pack_key for a in arrays.values()]:
-                if key is not None:
-                    self.exchange.delete(key)
-        return ids

@@ -13,21 +13,23 @@ from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import quote
 
+from ..errors import WoveBatchError
+
 log = logging.getLogger(__name__)
 
 LOG_LINES = 20  # last lines of the job's log in each failure
 SPOT_RECLAIM_PREFIX = "Host EC2"  # Batch's reason for an attempt whose instance was reclaimed
 
 
-class BatchJobFailedError(RuntimeError):
+class BatchJobFailedError(WoveBatchError, RuntimeError):
     """AWS Batch reported the task's job FAILED before the worker answered."""
 
 
-class BatchJobNoResultError(RuntimeError):
+class BatchJobNoResultError(WoveBatchError, RuntimeError):
     """The task's job ended SUCCEEDED (or Batch forgot it) and no result ever arrived."""
 
 
-class BatchJobStalledError(RuntimeError):
+class BatchJobStalledError(WoveBatchError, RuntimeError):
     """The task's job stayed RUNNABLE past `runnable_timeout_seconds`; it was terminated."""
 
 
