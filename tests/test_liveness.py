@@ -528,3 +528,14 @@ def test_progress_counts_a_weaves_jobs_live_on_a_terminal_and_by_logging_elsewhe
     assert not logged.live
     assert [r.getMessage() for r in caplog.records if r.name == "wove_batch.progress"] == [
         "AWS Batch: 5 submitted, 0 runnable, 0 running, 0 done, 0 failed, 0 retried", final]
+
+
+# --- 3/4: the local address of the callback server --------------------------------------------
+def test_reports_go_to_the_callback_servers_own_address() -> None:
+    from wove_batch.client.local_callback import local_url
+
+    assert local_url("https://runner.example.com/ci/wove/events/abc", 8787, "0.0.0.0") == \
+        "http://127.0.0.1:8787/wove/events/abc"
+    assert local_url("http://10.0.1.5:8788/wove/events/abc", 8788, "10.0.1.5") == "http://10.0.1.5:8788/wove/events/abc"
+    # Exchange environments: Wove's server is on 127.0.0.1 and the payload's URL names it.
+    assert local_url("http://127.0.0.1:40123/wove/events/abc", None) == "http://127.0.0.1:40123/wove/events/abc"

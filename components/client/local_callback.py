@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 LOOPBACK = "127.0.0.1"
 WILDCARD_HOSTS = ("", "0.0.0.0", "::", LOOPBACK, "localhost")
 POST_TIMEOUT_SECONDS = 10
+EVENTS_PATH = "/wove/events/"
 
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -28,10 +29,12 @@ def local_url(callback_url: str, port: Optional[int], host: Optional[str] = None
     if port is None:
         return callback_url
     parts = urlsplit(callback_url)
+    # A proxy's base URL may add a path before it; Wove's server itself serves /wove/events/<token>.
+    path = parts.path[parts.path.find(EVENTS_PATH):] if EVENTS_PATH in parts.path else parts.path
     target = LOOPBACK if (host or "") in WILDCARD_HOSTS else str(host)
     if ":" in target:
         target = f"[{target}]"
-    return urlunsplit(("http", f"{target}:{port}", parts.path, parts.query, ""))
+    return urlunsplit(("http", f"{target}:{port}", path, parts.query, ""))
 
 
 def post_body(url: str, body: bytes) -> None:
