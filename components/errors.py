@@ -24,3 +24,7 @@ class ClusterSpecError(ValueError):
         self.errors = tuple(errors)
         lines = "\n".join(f"  {error}" for error in self.errors)
         super().__init__(f"wove-batch:cluster has {len(self.errors)} error(s):\n{lines}")
+
+
+class WoveBatchError(Exception):
+    """The base of the application-side helper's public errors (wove_batch.client)."""

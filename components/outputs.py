@@ -47,13 +47,14 @@ def render_wove_environments(
     token: Optional[str],
     exchange_bucket: str,
     results: Mapping[str, str],
+    log_group: Optional[str] = None,
 ) -> dict[str, dict[str, Any]]:
     """One `aws_batch` entry per environment. With callback results, environment number i (in
     the order given) listens on `callback.port + i`: each Wove environment runs its own
     callback server, and one weave may use several environments at once. Exchange results
     need no inbound route: Wove's callback server stays on 127.0.0.1 and the helper's poller
-    hands it the events. `wove_batch` (which Wove ignores) tells the helper the mode and the
-    bucket."""
+    hands it the events. `wove_batch` (which Wove ignores) tells the helper the mode, the
+    bucket and the cluster's log group (whose last lines each failure report quotes)."""
     rendered: dict[str, dict[str, Any]] = {}
     for index, (name, env) in enumerate(environments.items()):
         executor_config: dict[str, Any] = {
@@ -73,10 +74,9 @@ def render_wove_environments(
                 callback_host=CALLBACK_HOST,
                 callback_port=port,
             )
-        rendered[name] = {
-            "executor": "aws_batch",
-            "executor_config": executor_config,
-            "wove_batch": {"results": results[name], "exchange_bucket": exchange_bucket, "region": region,
-                           "array_jobs": env.array_jobs},
-        }
+        settings: dict[str, Any] = {"results": results[name], "exchange_bucket": exchange_bucket, "region": region,
+                                    "array_jobs": env.array_jobs}
+        if log_group is not None:
+            settings["log_group"] = log_group
+        rendered[name] = {"executor": "aws_batch", "executor_config": executor_config, "wove_batch": settings}
     return rendered

@@ -8,7 +8,10 @@ environment.
   TRANSLATIONS; what moto rejects fails the test.
 - JobRunner plays the compute environment: it reads each submitted job back from moto
   (list_jobs, describe_jobs) and runs the job's command with the job's environment as a
-  process, which posts to Wove's callback server.
+  process, which posts to Wove's callback server. It writes the process's output to the job's
+  CloudWatch log stream as the awslogs driver does (the definition's log group,
+  `<stream prefix>/default/<ecs task id>`) and, with `report_status`, tells moto (through
+  moto_job_control.py's route) that the job ran and how it ended, as the ECS agent tells Batch.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,10 +165,11 @@ class MotoServer:
         return urllib.request.urlopen(request, timeout=10, context=ssl.create_default_context(cafile=str(self.certificate)))
 
     def start(self) -> None:
-        executable = Path(sys.executable).parent / "moto_server"
+        # moto's server with the compute environment's reporting route (moto_job_control.py).
+        executable = [sys.executable, str(Path(__file__).with_name("moto_job_control.py"))]
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [str(executable), "-H", "127.0.0.1", "-p", str(self.port), "-c", str(self.certificate), "-k", str(self._key)],
+            [*executable, "-H", "127.0.0.1", "-p", str(self.port), "-c", str(self.certificate), "-k", str(self._key)],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -216,6 +221,11 @@ class MotoServer:
         """moto's default: a job moves on at once, and without Docker it ends FAILED."""
         self._post("/moto-api/state-manager/set-transition",
                    {"model_name": "batch::job", "transition": {"progression": "manual", "times": 1}})
+
+    def report_job(self, job_id: str, status: str, **details: Any) -> None:
+        """What the ECS agent tells Batch of a job (moto_job_control.py): RUNNABLE, RUNNING,
+        SUCCEEDED, FAILED (with exit_code, reason, log_stream_name), or FORGET."""
+        self._post("/_harness/batch-job", {"job_id": job_id, "status": status, **details})
 
     def client(self, service: str, **options: Any) -> Any:
         options.setdefault("region_name", REGION)
@@ -477,6 +487,9 @@ class RanJob:
     environment: dict[str, str]
     returncode: Optional[int] = None
     output: str = ""
+    log_group: Optional[str] = None
+    log_stream: Optional[str] = None
+    process: Optional[subprocess.Popen[str]] = None
 
 
 class JobRunner:
@@ -492,13 +505,22 @@ class JobRunner:
         container: Optional[tuple[Any, str]] = None,
         unreachable_callback: bool = False,
         before_run: Optional[Callable[["RanJob"], None]] = None,
+        report_status: bool = False,
+        after_run: Optional[Callable[["RanJob"], None]] = None,
     ) -> None:
         """`container`: (DockerEngine, image) to run each job as `docker run` of the image
         instead of a process from the worker virtualenv. The job reaches moto's S3 as a job
         reaches S3 (its boto3 configured by the environment). `unreachable_callback`: the
         job's HTTP goes through a proxy that refuses everything, except to moto (`localhost`),
-        as from a subnet with no route to the submitter. `before_run(job)` runs before each job."""
+        as from a subnet with no route to the submitter. `before_run(job)` runs before each job,
+        `after_run(job)` after it, before its end is reported. `report_status`: each job is
+        reported RUNNING when it starts and SUCCEEDED or FAILED (exit code, "Essential
+        container in task exited") when its process ends; without it moto keeps jobs as they are."""
+        self.moto = moto
+        self.report_status = report_status
+        self.after_run = after_run
         self.batch = moto.client("batch")
+        self.logs = moto.client("logs")
         self.container = container
         self.app_dir = app_dir
         self.queues = queues
@@ -570,6 +592,11 @@ class JobRunner:
         role = container.get("jobRoleArn") or definition["containerProperties"]["jobRoleArn"]
         environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials.uri_for(role)
         ran = RanJob(job["jobId"], job["jobName"], job["jobQueue"], job["jobDefinition"], list(container["command"]), environment)
+        options = (definition["containerProperties"].get("logConfiguration") or {}).get("options") or {}
+        if options.get("awslogs-group"):
+            # The awslogs driver's stream name under Batch: <prefix>/<container name>/<ECS task id>.
+            ran.log_group = options["awslogs-group"]
+            ran.log_stream = f"{options.get('awslogs-stream-prefix', definition['jobDefinitionName'])}/default/{uuid.uuid4().hex}"
         with self._lock:
             self.jobs[ran.job_id] = ran
         self._pool.submit(self._run, ran)
@@ -577,15 +604,60 @@ class JobRunner:
     def _run(self, job: RanJob) -> None:
         if self.before_run is not None:
             self.before_run(job)
+        if self.report_status:
+            self.moto.report_job(job.job_id, "RUNNING", log_stream_name=job.log_stream)
+        returncode, stdout = -1, ""
+        try:
+            returncode, stdout = self._run_process(job)
+        finally:
+            self._write_log(job, stdout)
+            if self.after_run is not None:
+                self.after_run(job)
+            if self.report_status:
+                failed = returncode != 0
+                self.moto.report_job(
+                    job.job_id, "FAILED" if failed else "SUCCEEDED", exit_code=returncode,
+                    log_stream_name=job.log_stream,
+                    reason="Essential container in task exited" if failed else None,
+                )
+            job.returncode = returncode  # last: wait_idle() returns once every job is reported
+
+    def _write_log(self, job: RanJob, stdout: str) -> None:
+        """The process's output as the awslogs driver sends it: one event a line."""
+        if job.log_group is None or job.log_stream is None:
+            return
+        try:
+            self.logs.create_log_group(logGroupName=job.log_group)
+        except self.logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        self.logs.create_log_stream(logGroupName=job.log_group, logStreamName=job.log_stream)
+        now = int(time.time() * 1000)
+        lines = [line for line in (stdout + job.output).splitlines() if line.strip()] or ["(no output)"]
+        self.logs.put_log_events(logGroupName=job.log_group, logStreamName=job.log_stream,
+                                 logEvents=[{"timestamp": now, "message": line} for line in lines])
+
+    def terminate(self, job_id: str) -> None:
+        """Stop a job's process as the ECS agent stops a terminated job's container (SIGTERM)."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.process is not None and job.process.poll() is None:
+            job.process.terminate()
+
+    def _run_process(self, job: RanJob) -> tuple[int, str]:
         if self.container is not None:
             engine, image = self.container
             environment = {**self.base_env, **job.environment, "PATH": "/opt/venv/bin:/usr/bin:/bin", "PYTHONPATH": "/opt/app"}
             ran = engine.run_command(image, job.command, environment, self.app_dir, mounts=(self.certificate.parent,))
-            job.returncode, job.output = ran.returncode, ran.stderr.decode()
-            return
-        result = subprocess.run(job.command, env={**self.base_env, **job.environment},
-                                capture_output=True, text=True, timeout=120)
-        job.returncode, job.output = result.returncode, result.stderr
+            job.output = ran.stderr.decode()
+            return ran.returncode, ran.stdout.decode() if isinstance(ran.stdout, bytes) else ""
+        job.process = subprocess.Popen(job.command, env={**self.base_env, **job.environment},
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stdout, stderr = job.process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            job.process.kill()
+            stdout, stderr = job.process.communicate()
+        job.output = stderr
+        return job.process.returncode, stdout
 
     def wait_idle(self, count: int, timeout: float = 30) -> list[RanJob]:
         """The ran jobs once `count` have been started and all have finished."""

@@ -273,11 +273,12 @@ def test_minimal_cluster_outputs() -> None:
                 },
                 # no callback: results come back through the exchange bucket
                 "wove_batch": {"results": "exchange", "exchange_bucket": physical("wove-test-exchange"), "region": REGION,
-                               "array_jobs": True},
+                               "array_jobs": True, "log_group": LOG_GROUP},
             }
         },
         "exchange_bucket": physical("wove-test-exchange"),
         "application_policy_arn": f"arn:aws:iam::{ACCOUNT}:policy/{physical('wove-test-application')}",
+        "log_group": LOG_GROUP,
     }
     assert plan.secret_outputs == set()
 

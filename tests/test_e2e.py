@@ -73,6 +73,7 @@ def environments(stack: Plan, moto: MotoServer, request: pytest.FixtureRequest) 
         {"wove_environments": stack.outputs["wove_environments"]},
         client_factory=lambda **options: moto.client("batch", **options),
         s3_factory=lambda **options: moto.client("s3", **options),
+        logs_factory=lambda **options: moto.client("logs", **options),
         **options,
     )
     wove.config(environments=envs)
@@ -244,7 +245,11 @@ def test_job_batch_marks_failed_surfaces_as_an_exception_naming_it(
     assert elapsed < 10
     message = str(raised.value)
     assert re.fullmatch(
-        r"AWS Batch job wove-lost-[0-9a-f]{32} \([0-9a-f-]{36}\) of task 'lost' FAILED: no status reason given", message
+        r"AWS Batch job wove-lost-[0-9a-f]{32} \(([0-9a-f-]{36})\) of task 'lost' FAILED: no status reason given\n"
+        # moto ran no container: no attempt, no log stream (issue 21's details)
+        r"attempts: [01] \(0 Spot reclaims\)\nlog stream: none\n"
+        r"console: https://us-east-1\.console\.aws\.amazon\.com/batch/home\?region=us-east-1#jobs/detail/\1\n"
+        r"last log lines \(20 at most\):\n  \(no log stream: the job's container never started\)", message
     ), message
     (summary,) = moto.client("batch").list_jobs(jobQueue=stack.outputs["job_queues"]["high"], jobStatus="FAILED")["jobSummaryList"]
     assert summary["jobName"] in message and summary["jobId"] in message
@@ -334,7 +339,9 @@ def test_a_child_that_dies_fails_its_own_task_while_its_siblings_succeed(
     }
     with pytest.raises(BatchJobFailedError) as raised:
         w.result.mapped
-    assert re.fullmatch(rf"AWS Batch job wove-mapped-x6-[0-9a-f]{{32}} \({parent}:4\) of task 'mapped' FAILED: .+",
+    assert re.fullmatch(rf"AWS Batch job wove-mapped-x6-[0-9a-f]{{32}} \({parent}:4\) of task 'mapped' FAILED: .+\n"
+                        r"attempts: [0-9]+ \(0 Spot reclaims\)\nlog stream: .+\nconsole: .+%3A4\n"
+                        r"last log lines \(20 at most\):(\n  .*)+",
                         str(raised.value)), str(raised.value)
 
 

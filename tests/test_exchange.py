@@ -13,6 +13,8 @@ import pytest
 from conftest import ACCOUNT, MINIMAL, REGION, definition_name, physical, plan_of
 from wove_batch.client.exchange import Exchange, Expected, ResultPoller
 
+LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical('wove-test-logs')}"
+
 BUCKET = physical("wove-test-exchange")
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 CLUSTER_TAG = {"wove-batch:cluster": "wove-test"}
@@ -99,14 +101,19 @@ def test_application_policy_holds_exactly_what_a_submitter_needs() -> None:
                 f"{batch}:job-queue/{physical('wove-test-queue-low')}",
             ]) + [definition, f"{definition}:*"]},
             {"Sid": "WatchJobs", "Effect": "Allow", "Action": ["batch:DescribeJobs", "batch:ListJobs"], "Resource": "*"},
-            {"Sid": "CancelJobs", "Effect": "Allow", "Action": ["batch:CancelJob", "batch:TerminateJob"],
-             "Resource": f"{batch}:job/*"},
-            {"Sid": "WritePayloads", "Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
+            # TerminateJob only: the helper never calls CancelJob (issue 22, item 12).
+            {"Sid": "CancelJobs", "Effect": "Allow", "Action": "batch:TerminateJob", "Resource": f"{batch}:job/*"},
+            # A failed multipart upload of a payload pack can be aborted.
+            {"Sid": "WritePayloads", "Effect": "Allow",
+             "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
              "Resource": f"{BUCKET_ARN}/payloads/*"},
             {"Sid": "CollectResults", "Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject"],
              "Resource": f"{BUCKET_ARN}/results/*"},
             {"Sid": "ListResults", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET_ARN,
              "Condition": {"StringLike": {"s3:prefix": "results/*"}}},
+            # Failure reports quote the job's last log lines: the cluster's log group only.
+            {"Sid": "ReadJobLogs", "Effect": "Allow", "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"],
+             "Resource": [LOG_GROUP_ARN, f"{LOG_GROUP_ARN}:*"]},
         ],
     }
     assert plan.outputs["application_policy_arn"] == f"arn:aws:iam::{ACCOUNT}:policy/{physical('wove-test-application')}"
@@ -128,7 +135,8 @@ def test_each_environment_gets_its_results_mode(callback: Any, results: Any, exp
     if results:
         cluster["wove_environments"]["batch"]["results"] = results
     environment = plan_of(cluster).outputs["wove_environments"]["batch"]
-    assert environment["wove_batch"] == {"results": expected, "exchange_bucket": BUCKET, "region": REGION, "array_jobs": True}
+    assert environment["wove_batch"] == {"results": expected, "exchange_bucket": BUCKET, "region": REGION, "array_jobs": True,
+                                         "log_group": physical("wove-test-logs")}
     # exchange results: no callback server reachable from outside; Wove listens on 127.0.0.1
     assert ("callback_url" in environment["executor_config"]) == (expected == "callback")
 

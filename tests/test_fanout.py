@@ -264,7 +264,11 @@ def test_a_child_that_fails_fails_its_own_task_only(configured: list) -> None:
     (parent,) = [job for job in batch.jobs.values() if job.size]
     assert str(raised.value) == (
         f"AWS Batch job {parent.name} ({parent.job_id}:3) of task 'mapped' FAILED: Essential container in task exited "
-        "(exit code 137)"
+        "(exit code 137)\n"
+        # The stand-in keeps no attempts or logs; the outputs name no log group (issue 21's details).
+        "attempts: 0 (0 Spot reclaims)\nlog stream: none\n"
+        f"console: https://us-east-1.console.aws.amazon.com/batch/home?region=us-east-1#jobs/detail/{parent.job_id}%3A3\n"
+        "last log lines (20 at most):\n  (the log group is not known: pass the stack outputs' wove_batch settings)"
     )
     statuses = {index: batch.jobs[f"{parent.job_id}:{index}"].status for index in range(8)}
     assert statuses == {**{index: "SUCCEEDED" for index in range(8)}, 3: "FAILED"}

@@ -15,11 +15,16 @@ the adapter's traps on AWS and carries the task's data.
   SubmitJob.
 - Results: in exchange mode the job gets a results location and the ResultPoller hands its
   events to Wove's callback server here; in callback mode the worker posts them itself.
-- Failed jobs (watcher.py): a job or child Batch reports FAILED becomes a `task_error` for its
-  task with Batch's reason. Wove keeps the first frame of a task: if the worker already
-  answered, the late error is ignored.
+- Ended jobs (watcher.py, reports.py): a job or child that FAILED, SUCCEEDED without a
+  result, vanished from Batch or stalled RUNNABLE becomes a `task_error` for its task naming
+  the job, its attempts, log stream, console link and last log lines (failures.py); a job
+  Wove cancelled becomes `task_cancelled`. Reports go to the local callback server directly
+  (local_callback.py). Wove keeps the first frame of a task: if the worker already answered,
+  the late report is ignored.
 - Cancelling: Wove's `cancel_job` becomes TerminateJob, which also ends a job that already
   started (CancelJob leaves a STARTING or RUNNING job running).
+- Exit sweep (exit_sweep.py): `sweep()` terminates this client's jobs still unfinished and
+  deletes their payloads.
 """
 
 from __future__ import annotations
@@ -37,7 +42,12 @@ from .. import protocol
 from ..aws.limits import INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
 from .arrays import ArrayBatcher, Queued
 from .exchange import Exchange, Expected, ResultPoller
+from .failures import BatchJobFailedError, LogSource
+from .local_callback import local_url, post_body, post_frame
+from .job_ends import JobEnds
 from .names import batch_job_name
+from .progress import Progress
+from .reports import TaskReports
 from .submitting import Submitter, settle
 from .watcher import JobWatcher, Submitted, WatchedArray
 
@@ -49,10 +59,6 @@ CANCEL_REASON = "Cancelled by Wove."
 class PayloadTooLargeError(ValueError):
     """A task's SubmitJob request is over AWS Batch's limits even with its payload by
     reference (the environment's own overrides are too large); nothing was submitted."""
-
-
-class BatchJobFailedError(RuntimeError):
-    """AWS Batch reported the task's job FAILED before the worker answered."""
 
 
 def overrides_length(overrides: Mapping[str, Any]) -> int:
@@ -81,7 +87,7 @@ class PreparedJob:
         return json.dumps([params, self.overrides, self.variables], sort_keys=True, default=str)
 
 
-class WatchedBatchClient:
+class WatchedBatchClient(JobEnds):
     """A boto3 Batch client for Wove's `aws_batch` adapter; every other call passes through."""
 
     def __init__(
@@ -96,22 +102,45 @@ class WatchedBatchClient:
         submitter: Optional[Submitter] = None,
         array_jobs: bool = True,
         array_window_seconds: float = 0.1,
+        log_source: Optional[LogSource] = None,
+        callback_port: Optional[int] = None,
+        callback_host: Optional[str] = None,
+        result_grace_seconds: float = 5.0,
+        stall_log_seconds: float = 60.0,
+        runnable_timeout_seconds: Optional[float] = None,
+        unknown_after_seconds: float = 30.0,
+        progress: Optional[Progress] = None,
     ) -> None:
         if results == "exchange" and exchange is None:
             raise ValueError("exchange results need the exchange bucket")
         self._client = client
         self.exchange = exchange
         self.results = results
-        self.poller = ResultPoller(exchange, poll_seconds=results_poll_seconds) if exchange is not None else None
-        self._post_event = post_event or _post_wove_event
+        # Wove's callback server is in this process: events go to it directly, never by proxy.
+        self._local = lambda url: local_url(url, callback_port, callback_host)  # noqa: E731
+        self.poller = ResultPoller(exchange, poll_seconds=results_poll_seconds,
+                                   post=lambda url, body: post_body(self._local(url), body)) if exchange is not None else None
+        self._post_event = post_event or (lambda url, frame: post_frame(self._local(url), frame))
+        self.progress = progress
+        self.result_grace_seconds = result_grace_seconds
+        self._flight = threading.Condition()
+        self._in_flight = 0  # SubmitJob calls awaiting their answer
+        self._sweeping = False
+        self.reports = TaskReports(lambda url, frame: self._post_event(url, frame), self._describe_one,
+                                   log_source=log_source, results=results, result_grace_seconds=result_grace_seconds,
+                                   stall_log_seconds=stall_log_seconds,
+                                   runnable_timeout_seconds=runnable_timeout_seconds)
         self._owns_submitter = submitter is None
         self.submitter = submitter or Submitter()
         # Children read their payloads from the exchange bucket: no bucket, no array jobs.
         self.batcher: Optional[ArrayBatcher[PreparedJob]] = (
             ArrayBatcher(array_window_seconds, self._flush_later) if array_jobs and exchange is not None else None
         )
-        self.watcher = JobWatcher(client, poll_seconds, on_failed=self._report_failure, on_ended=self._job_ended,
-                                  on_array_ended=self._array_ended)
+        self.watcher = JobWatcher(client, poll_seconds, on_failed=self._job_failed, on_ended=self._job_ended,
+                                  on_array_ended=self._array_ended, on_succeeded=self._job_succeeded,
+                                  on_unknown=self._job_unknown, on_runnable=self._job_runnable,
+                                  on_observed=progress.observe if progress is not None else (lambda job: None),
+                                  unknown_after_seconds=unknown_after_seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -138,7 +167,9 @@ class WatchedBatchClient:
         return self._submit_plain(self._prepare(params))
 
     def cancel_job(self, *, jobId: str, reason: str = CANCEL_REASON, **_: Any) -> Any:
-        """TerminateJob: ends the job (or array child) whatever its state; retried on throttling."""
+        """TerminateJob: ends the job (or array child) whatever its state; retried on throttling.
+        Its task then hears Wove's `task_cancelled` (reports.py), not a failure."""
+        self.reports.cancelling(jobId)
         call = lambda: self.submitter.call(self._client.terminate_job, jobId=jobId, reason=reason)  # noqa: E731
         try:
             asyncio.get_running_loop()
@@ -198,13 +229,18 @@ class WatchedBatchClient:
                 assert self.poller is not None
                 self.poller.expect(job.slot, Expected(job.task["run_id"], job.task.get("task_id"),
                                                       job.task["callback_url"], payload_key))
-            response = self.submitter.submit(self._client, params)
+            response = self._send(params, lambda answer: self._watch_plain(answer, job, params, payload_key))
         except BaseException:
             self._abandon([job.slot], payload_key)  # nothing submitted: nothing left behind
             raise
+        return response
+
+    def _watch_plain(self, response: dict[str, Any], job: PreparedJob, params: dict[str, Any],
+                     payload_key: Optional[str]) -> None:
+        if self.progress is not None and job.task:
+            self.progress.submitted(1)
         if job.task.get("callback_url") and job.task.get("run_id"):
             self.watcher.watch(response["jobId"], Submitted(job.task, params["jobName"], job.slot, payload_key))
-        return response
 
     def _flush_later(self, group: list[Queued[PreparedJob]]) -> None:
         self.submitter.in_background(lambda: self._submit_group(group))
@@ -253,12 +289,34 @@ class WatchedBatchClient:
                 for child in children.values():
                     self.poller.expect(child.slot, Expected(child.task["run_id"], child.task.get("task_id"),
                                                             child.task["callback_url"], None))
-            response = self.submitter.submit(self._client, params)
+            response = self._send(params, lambda answer: self._watch_array(answer, name, children, pack_key))
         except BaseException:
             self._abandon([child.slot for child in children.values()], pack_key)
             raise
-        self.watcher.watch_array(response["jobId"], WatchedArray(name, children, pack_key))
         return response, name
+
+    def _watch_array(self, response: dict[str, Any], name: str, children: dict[int, Submitted],
+                     pack_key: Optional[str]) -> None:
+        if self.progress is not None:
+            self.progress.submitted(len(children))
+        self.watcher.watch_array(response["jobId"], WatchedArray(name, children, pack_key))
+
+    def _send(self, params: dict[str, Any], watch: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """SubmitJob through the submitter, counted in flight until `watch(response)` recorded
+        the job, so that an exit sweep waits for it (and terminates the job) instead of missing
+        it; refused once a sweep began."""
+        with self._flight:
+            if self._sweeping:
+                raise RuntimeError("the process is ending (wove-batch exit sweep): not submitted")
+            self._in_flight += 1
+        try:
+            response = self.submitter.submit(self._client, params)
+            watch(response)
+            return response
+        finally:
+            with self._flight:
+                self._in_flight -= 1
+                self._flight.notify_all()
 
     def _check_size(self, params: Mapping[str, Any], overrides: Mapping[str, Any], task_label: str) -> None:
         """What is left over once the payload is by reference: the environment's own overrides."""
@@ -315,43 +373,3 @@ class WatchedBatchClient:
     @property
     def watched_job_ids(self) -> list[str]:
         return self.watcher.job_ids
-
-    def _job_ended(self, submitted: Submitted) -> None:
-        if self.poller is not None and self.results == "exchange":
-            # Its last events may still be in the bucket: delivered by the next round, then dropped.
-            self.poller.retire(submitted.slot)
-        elif submitted.payload_key is not None and self.exchange is not None:
-            self.exchange.delete(submitted.payload_key)
-
-    def _array_ended(self, array: WatchedArray) -> None:
-        if array.pack_key is not None and self.exchange is not None:
-            self.exchange.delete(array.pack_key)
-
-    def _report_failure(self, job: dict[str, Any], submitted: Submitted) -> None:
-        task = submitted.task
-        reason = job.get("statusReason") or "no status reason given"
-        container = job.get("container") or {}
-        details = [f"exit code {container['exitCode']}"] if container.get("exitCode") is not None else []
-        if container.get("reason"):
-            details.append(str(container["reason"]))
-        suffix = f" ({'; '.join(details)})" if details else ""
-        error = BatchJobFailedError(
-            f"AWS Batch job {submitted.job_name} ({job['jobId']}) of task {task.get('task_id')!r} FAILED: {reason}{suffix}"
-        )
-        frame = {
-            "type": "task_error",
-            "run_id": task["run_id"],
-            "task_id": task.get("task_id"),
-            "exception": error,
-            "error": {"type": "BatchJobFailedError", "message": str(error), "source": "aws_batch"},
-        }
-        try:
-            self._post_event(task["callback_url"], frame)
-        except Exception:  # noqa: BLE001 - the weave is gone: nobody to tell
-            log.info("could not report failed job %s to %s", job["jobId"], task["callback_url"], exc_info=True)
-
-
-def _post_wove_event(callback_url: str, frame: dict[str, Any]) -> None:
-    from wove.backend import post_event
-
-    post_event(callback_url, frame, timeout=10)

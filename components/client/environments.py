@@ -6,8 +6,11 @@ import importlib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
+from . import exit_sweep
 from .batch import WatchedBatchClient
 from .exchange import Exchange
+from .failures import LogSource
+from .progress import Progress
 from .settings import SETTINGS_KEY, check_helper_input, read_outputs
 from .submitting import SubmitSettings, Submitter
 
@@ -38,9 +41,17 @@ def wove_environments(
     pickle_by_value: Iterable[str] = (),
     submit_rate: float = SubmitSettings.rate,
     submit_concurrency: int = SubmitSettings.concurrency,
-    submit_max_attempts: int = SubmitSettings.max_attempts,
+    submit_max_attempts: Optional[int] = SubmitSettings.max_attempts,
+    submit_retry_seconds: float = SubmitSettings.retry_seconds,
     array_jobs: Optional[bool] = None,
     array_window_seconds: float = 0.1,
+    logs_factory: Optional[Callable[..., Any]] = None,
+    result_grace_seconds: float = 5.0,
+    stall_log_seconds: float = 60.0,
+    runnable_timeout_seconds: Optional[float] = None,
+    unknown_after_seconds: float = 30.0,
+    progress: Optional[bool] = None,
+    exit_sweep_jobs: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """The stack's `wove_environments`, each with a WatchedBatchClient injected.
 
@@ -54,9 +65,25 @@ def wove_environments(
 
     Submitting: `submit_rate` SubmitJob calls a second at most (default 45, under AWS's 50 per
     account and region; shared by all environments of a region), `submit_concurrency` calls in
-    flight, `submit_max_attempts` tries of each. `array_jobs`: tasks of one environment that
+    flight; a throttled or unanswered SubmitJob is retried for `submit_retry_seconds` (default 180)
+    and, when given, at most `submit_max_attempts` times (default: no count, only the time).
+    `array_jobs`: tasks of one environment that
     arrive within `array_window_seconds` go as one array job; None keeps each environment's
     stack setting (`array_jobs`, default on), True/False overrides it for all.
+
+    Jobs that end without an answer (README "What the caller sees when a job fails"): a job
+    that SUCCEEDED with no result fails its task after `result_grace_seconds` (callback results;
+    exchange results after one last sweep of the bucket), one DescribeJobs no longer returns
+    after `unknown_after_seconds`. A job RUNNABLE for `stall_log_seconds` gets Batch's status
+    reason logged (logger `wove_batch.client.reports`); `runnable_timeout_seconds` (default
+    off) terminates it past that time and fails its task with the reason. Failure messages
+    carry the job's last log lines, read from the cluster's log group with
+    `logs_factory(**client_options)` (default `boto3.client("logs", ...)`).
+
+    `progress`: a live count of the weave's Batch work on stderr when it is a terminal (None,
+    the default), through the `wove_batch.progress` logger otherwise; False turns it off.
+    `exit_sweep_jobs` (default on): at exit, Ctrl-C and SIGTERM, jobs of this process still
+    queued or running are terminated and their payloads deleted (exit_sweep.py).
 
     The result sets no default environment: `local` stays Wove's default, and tasks go to Batch
     only where a task says so with `@w.do(environment=...)`.
@@ -64,20 +91,24 @@ def wove_environments(
     # Every setting and the outputs' shape, checked at once before anything starts (settings.py).
     checked, document = check_helper_input(
         outputs, poll_seconds=poll_seconds, results_poll_seconds=results_poll_seconds, submit_rate=submit_rate,
-        submit_concurrency=submit_concurrency, submit_max_attempts=submit_max_attempts, array_jobs=array_jobs,
-        array_window_seconds=array_window_seconds, pickle_by_value=pickle_by_value)
+        submit_concurrency=submit_concurrency, submit_max_attempts=submit_max_attempts,
+        submit_retry_seconds=submit_retry_seconds, array_jobs=array_jobs, array_window_seconds=array_window_seconds,
+        pickle_by_value=pickle_by_value, result_grace_seconds=result_grace_seconds,
+        stall_log_seconds=stall_log_seconds, runnable_timeout_seconds=runnable_timeout_seconds,
+        unknown_after_seconds=unknown_after_seconds, progress=progress, exit_sweep_jobs=exit_sweep_jobs)
     environments = document["wove_environments"]
-    settings_for_submits = SubmitSettings(rate=submit_rate, concurrency=submit_concurrency,
-                                          max_attempts=submit_max_attempts)
+    settings_for_submits = checked.submit_settings()
     ship_by_value(checked.pickle_by_value)  # a generator given is read once, by the check
-    if client_factory is None or s3_factory is None:
+    if client_factory is None or s3_factory is None or logs_factory is None:
         import boto3
         from botocore.config import Config
 
         no_retries = Config(retries={"mode": "standard", "total_max_attempts": 1})
         client_factory = client_factory or (lambda **options: boto3.client("batch", config=no_retries, **options))
         s3_factory = s3_factory or (lambda **options: boto3.client("s3", **options))
+        logs_factory = logs_factory or (lambda **options: boto3.client("logs", **options))
     submitters: dict[Any, Submitter] = {}  # one per region: the SubmitJob quota is per region
+    shared_progress = Progress(live=progress) if progress is not False else None  # one display for all
     result: dict[str, dict[str, Any]] = {}
     for name, environment in environments.items():
         config = dict(environment["executor_config"])
@@ -87,7 +118,8 @@ def wove_environments(
         exchange = Exchange(s3_factory(**options), bucket) if bucket else None
         region = options.get("region_name") or settings.get("region")
         submitter = submitters.setdefault(region, Submitter(settings_for_submits))
-        config["client"] = WatchedBatchClient(
+        log_source = LogSource(logs_factory(**options), settings.get("log_group"), region)
+        config["client"] = client = WatchedBatchClient(
             client_factory(**options),
             exchange=exchange,
             results=settings.get("results", "callback"),
@@ -96,7 +128,17 @@ def wove_environments(
             submitter=submitter,
             array_jobs=settings.get("array_jobs", True) if array_jobs is None else array_jobs,
             array_window_seconds=array_window_seconds,
+            log_source=log_source,
+            callback_port=config.get("callback_port"),
+            callback_host=config.get("callback_host"),
+            result_grace_seconds=result_grace_seconds,
+            stall_log_seconds=stall_log_seconds,
+            runnable_timeout_seconds=runnable_timeout_seconds,
+            unknown_after_seconds=unknown_after_seconds,
+            progress=shared_progress,
         )
+        if exit_sweep_jobs:
+            exit_sweep.register(client)
         result[name] = {**environment, "executor_config": config}
     return result
 
@@ -104,10 +146,16 @@ def wove_environments(
 def close_environments(environments: Mapping[str, Mapping[str, Any]]) -> None:
     """Stop the watchers, pollers and submit threads of environments made by `wove_environments`."""
     submitters = {}
+    progresses = {}
     for environment in environments.values():
         client = environment.get("executor_config", {}).get("client")
         if isinstance(client, WatchedBatchClient):
+            exit_sweep.unregister(client)
             client.close()
+            if client.progress is not None:
+                progresses[id(client.progress)] = client.progress
             submitters[id(client.submitter)] = client.submitter
     for submitter in submitters.values():
         submitter.close()
+    for shown in progresses.values():
+        shown.close()

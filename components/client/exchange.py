@@ -3,8 +3,15 @@
 `Exchange` writes payloads and owns this client's session prefix. `ResultPoller` runs only
 while tasks of the exchange mode are outstanding: it lists the session's results, hands each
 event to Wove's own callback server in this process (exactly the body the worker would have
-posted; each task's events in order, up to DELIVERY_THREADS tasks at once), deletes what it
-delivered, and keeps going through transient S3 errors.
+posted, directly to 127.0.0.1 and never through a proxy: local_callback.py; each task's
+events in order, up to DELIVERY_THREADS tasks at once), deletes what it delivered, and keeps
+going through transient S3 errors.
+
+A watched task's slot is kept until its job ended in Batch and one more full round listed its
+prefix: a result written before the job failed is delivered (and wins over the failure,
+which `if_silent` reports only when no final event came); what a retried attempt writes after
+the first final event is deleted, not delivered again; the payload stays for such a retry
+and is deleted with the slot.
 """
 
 from __future__ import annotations
@@ -13,7 +20,6 @@ import io
 import json
 import logging
 import threading
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +27,7 @@ from typing import Any, Callable, Optional
 
 from .. import protocol
 from .background import OnDemandLoop
+from .local_callback import post_body
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,9 @@ class Expected:
     task_id: Optional[str]
     callback_url: str
     payload_key: Optional[str]
+    watched: bool = False  # the job watcher retires the slot when the job ended (else: at its final event)
+    answered: bool = False  # a final event was delivered: later ones (a retry's) are not
+    if_silent: Optional[Callable[[], None]] = None  # set when the job ended: no final event after all
 
 
 class Exchange:
@@ -89,15 +99,6 @@ class Exchange:
             log.info("could not delete s3://%s/%s", self.bucket, key, exc_info=True)
 
 
-def post_body(callback_url: str, body: bytes) -> None:
-    """Hand an event to Wove's callback server, as the worker would have."""
-    request = urllib.request.Request(
-        callback_url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
-
-
 class ResultPoller:
     """Delivers the events of the exchange mode's tasks; a thread only while any is outstanding."""
 
@@ -126,11 +127,13 @@ class ResultPoller:
             self._retired.pop(slot, None)
             return self._expected.pop(slot, None)
 
-    def retire(self, slot: str) -> None:
+    def retire(self, slot: str, if_silent: Optional[Callable[[], None]] = None) -> None:
         """The slot's job ended in Batch: whatever it wrote is listed by the next full round,
-        after which the slot is dropped even without a final event (a job that died)."""
+        after which the slot is dropped; `if_silent()` runs then if no final event came."""
         with self._lock:
-            if slot in self._expected:
+            task = self._expected.get(slot)
+            if task is not None:
+                task.if_silent = if_silent
                 self._retired[slot] = self._round
 
     @property
@@ -188,7 +191,7 @@ class ResultPoller:
         for key in keys:
             with self._lock:
                 task = self._expected.get(slot)
-            if task is not None:
+            if task is not None and not task.answered:
                 self._deliver(slot, task, key)
                 delivered += 1
             self.exchange.delete(key)  # delivered, or nobody waits for it any more
@@ -204,12 +207,23 @@ class ResultPoller:
             self._post(task.callback_url, json.dumps(frame, separators=(",", ":")).encode("utf-8"))
         except Exception:  # noqa: BLE001 - the weave is gone: nobody to hand it to
             log.info("could not deliver %s to %s", key, task.callback_url, exc_info=True)
-            self._finish(slot)
+            task.answered = True  # nobody to tell of a silent end either
+            if not task.watched:
+                self._finish(slot)
             return
         if frame.get("type") in TERMINAL_EVENTS:
-            self._finish(slot)
+            task.answered = True
+            if not task.watched:
+                self._finish(slot)
 
     def _finish(self, slot: str) -> None:
         task = self.forget(slot)
-        if task is not None and task.payload_key is not None:
+        if task is None:
+            return
+        if task.payload_key is not None:
             self.exchange.delete(task.payload_key)
+        if not task.answered and task.if_silent is not None:
+            try:
+                task.if_silent()
+            except Exception:  # noqa: BLE001 - logged: the other slots carry on
+                log.warning("reporting a job that ended without a result failed", exc_info=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
+from ..errors import WoveBatchError
 from ..spec import describe
 from .submitting import SubmitSettings
 
@@ -31,7 +32,7 @@ RESULTS_MODES = ("callback", "exchange")
 SETTINGS_KEY = "wove_batch"
 
 
-class HelperSettingsError(ValueError, TypeError, KeyError):
+class HelperSettingsError(WoveBatchError, ValueError, TypeError, KeyError):
     """The helper's settings or the stack outputs it were given are unusable; lists every
     problem. Also a TypeError and a KeyError: what the helper raised for bad outputs before."""
 
@@ -54,10 +55,17 @@ class HelperSettings:
     results_poll_seconds: float = 1.0
     submit_rate: float = SubmitSettings.rate
     submit_concurrency: int = SubmitSettings.concurrency
-    submit_max_attempts: int = SubmitSettings.max_attempts
+    submit_max_attempts: Optional[int] = SubmitSettings.max_attempts
+    submit_retry_seconds: float = SubmitSettings.retry_seconds
     array_jobs: Optional[bool] = None
     array_window_seconds: float = 0.1
     pickle_by_value: tuple[str, ...] = ()
+    result_grace_seconds: float = 5.0
+    stall_log_seconds: float = 60.0
+    runnable_timeout_seconds: Optional[float] = None
+    unknown_after_seconds: float = 30.0
+    progress: Optional[bool] = None
+    exit_sweep_jobs: bool = True
 
     BOUNDS = {
         "poll_seconds": (0.05, 3600.0),
@@ -65,8 +73,16 @@ class HelperSettings:
         "submit_rate": (0.1, math.inf),
         "submit_concurrency": (1, 256),
         "submit_max_attempts": (1, 20),
+        "submit_retry_seconds": (0.0, 86400.0),
         "array_window_seconds": (0.0, 5.0),
+        "result_grace_seconds": (0.0, 3600.0),
+        "stall_log_seconds": (0.0, 86400.0),
+        "runnable_timeout_seconds": (1.0, 604800.0),
+        "unknown_after_seconds": (1.0, 3600.0),
     }
+    # Settings whose None means "off" or "no count" rather than a number.
+    OPTIONAL = ("submit_max_attempts", "runnable_timeout_seconds")
+    FLAGS = {"array_jobs": True, "progress": True, "exit_sweep_jobs": False}  # flag -> may it be None
 
     def __post_init__(self) -> None:
         problems = [problem for f in dataclasses.fields(self) if (problem := self._problem(f.name)) is not None]
@@ -75,12 +91,15 @@ class HelperSettings:
 
     def _problem(self, name: str) -> Optional[str]:
         value = getattr(self, name)
-        if name == "array_jobs":
-            ok = value is None or isinstance(value, bool)
-            return None if ok else f"array_jobs: expected true, false or None, got {describe(value)}"
+        if name in self.FLAGS:
+            ok = isinstance(value, bool) or (value is None and self.FLAGS[name])
+            expected = "true, false or None" if self.FLAGS[name] else "true or false"
+            return None if ok else f"{name}: expected {expected}, got {describe(value)}"
         if name == "pickle_by_value":
             ok = isinstance(value, tuple) and all(isinstance(item, str) and item for item in value)
             return None if ok else f"pickle_by_value: expected module names, got {describe(value)}"
+        if value is None and name in self.OPTIONAL:
+            return None
         low, high = self.BOUNDS[name]
         whole = isinstance(low, int)
         if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
@@ -94,7 +113,7 @@ class HelperSettings:
 
     def submit_settings(self) -> SubmitSettings:
         return SubmitSettings(rate=self.submit_rate, concurrency=self.submit_concurrency,
-                              max_attempts=self.submit_max_attempts)
+                              max_attempts=self.submit_max_attempts, retry_seconds=self.submit_retry_seconds)
 
 
 def make_settings(**values: Any) -> HelperSettings:

@@ -5,7 +5,9 @@ TooManyRequestsException. One `Submitter` serves every environment of one region
 process: its calls share one token bucket (default 45 a second, just under the quota) and one
 thread pool, so Wove's event loop (and its callback server) never waits on AWS.
 
-Retries, by what an error says about the job:
+Retries are bounded by time (`retry_seconds`, default 180 s: a throttling storm of two minutes
+still ends in a submitted job), and by a count only when `max_attempts` is given. By what an
+error says about the job:
 - throttled (TooManyRequestsException, HTTP 429): refused, so sent again after a jittered
   exponential backoff;
 - not sent (no connection could be made): sent again the same way;
@@ -49,7 +51,8 @@ class SubmitSettings:
 
     rate: float = 0.9 * SUBMIT_JOB_TPS  # SubmitJob calls a second, across the region's environments
     concurrency: int = 32  # calls in flight at once (threads)
-    max_attempts: int = 8  # per call, the first one included
+    max_attempts: Optional[int] = None  # per call, the first one included; None: bounded by retry_seconds only
+    retry_seconds: float = 180.0  # no attempt starts later than this after the first
     backoff_base: float = 0.2  # seconds; attempt n waits uniform(0, min(cap, base * 2**n))
     backoff_cap: float = 10.0
     lookup_delays: tuple[float, ...] = (1.0, 2.0, 4.0)  # before each ListJobs of an unknown outcome
@@ -60,8 +63,10 @@ class SubmitSettings:
             problems.append(f"submit_rate: {self.rate!r} is not above 0")
         if not (isinstance(self.concurrency, int) and self.concurrency >= 1):
             problems.append(f"submit_concurrency: {self.concurrency!r} is not a whole number of at least 1")
-        if not (isinstance(self.max_attempts, int) and self.max_attempts >= 1):
+        if self.max_attempts is not None and not (isinstance(self.max_attempts, int) and self.max_attempts >= 1):
             problems.append(f"submit_max_attempts: {self.max_attempts!r} is not a whole number of at least 1")
+        if not (isinstance(self.retry_seconds, (int, float)) and self.retry_seconds >= 0):
+            problems.append(f"submit_retry_seconds: {self.retry_seconds!r} is not 0 or more")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -146,7 +151,9 @@ class Submitter:
     def submit(self, client: Any, params: Mapping[str, Any]) -> dict[str, Any]:
         """SubmitJob in this thread, paced and retried (module docstring); its response."""
         started = self._clock()
-        for attempt in range(1, self.settings.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             self.bucket.acquire()
             self._count(calls=1)
             try:
@@ -161,14 +168,17 @@ class Submitter:
                     found = self._look_up(client, params, exc)
                     if found is not None:
                         return found
-                if attempt == self.settings.max_attempts:
+                pause = self.backoff(attempt)
+                elapsed = self._clock() - started
+                out_of_time = elapsed + pause > self.settings.retry_seconds
+                if attempt == self.settings.max_attempts or out_of_time:
+                    limit = f", the submit_retry_seconds limit ({self.settings.retry_seconds:g} s)" if out_of_time else ""
                     raise SubmitJobError(
                         f"SubmitJob of {params.get('jobName')!r}: {kind} on all {attempt} attempts over "
-                        f"{self._clock() - started:.1f} s (last: {exc}); nothing was submitted"
+                        f"{elapsed:.1f} s{limit} (last: {exc}); nothing was submitted"
                         + (": lower submit_rate, or ask AWS for a higher SubmitJob quota" if kind == THROTTLED else "")
                     ) from exc
-                self._sleep(self.backoff(attempt))
-        raise AssertionError("unreachable")
+                self._sleep(pause)
 
     def _look_up(self, client: Any, params: Mapping[str, Any], cause: BaseException) -> Optional[dict[str, Any]]:
         """The job this name already names, if AWS created it although the answer was lost."""
@@ -198,15 +208,20 @@ class Submitter:
         return None
 
     def call(self, operation: Callable[..., T], **params: Any) -> T:
-        """An idempotent call (TerminateJob), retried on every error but a refusal."""
-        for attempt in range(1, self.settings.max_attempts + 1):
+        """An idempotent call (TerminateJob), retried on every error but a refusal, within the
+        same time (and count) bounds as a submit."""
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return operation(**params)
             except Exception as exc:  # noqa: BLE001 - classified below
-                if classify(exc) == REFUSED or attempt == self.settings.max_attempts:
+                pause = self.backoff(attempt)
+                if (classify(exc) == REFUSED or attempt == self.settings.max_attempts
+                        or self._clock() - started + pause > self.settings.retry_seconds):
                     raise
-                self._sleep(self.backoff(attempt))
-        raise AssertionError("unreachable")
+                self._sleep(pause)
 
 
 def settle(loop: asyncio.AbstractEventLoop, future: "asyncio.Future[Any]", *, result: Any = None,

@@ -3,7 +3,10 @@ helper (client/) calls, on this cluster's resources.
 
 Two actions take no narrower resource than "*" (AWS supports no resource-level permissions
 for them): batch:DescribeJobs and batch:ListJobs. Job ids are only known at run time, so
-CancelJob/TerminateJob name this account's and region's jobs (`job/*`).
+TerminateJob (the only cancellation the helper calls) names this account's and region's jobs
+(`job/*`). A pack of array payloads goes up as a multipart upload: s3:AbortMultipartUpload
+lets a failed one be cleaned up. Failure reports quote a job's last log lines: GetLogEvents
+and FilterLogEvents on the cluster's log group only (its streams: `<group ARN>:*`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ ACCOUNT_WIDE_ACTIONS = ("batch:DescribeJobs", "batch:ListJobs")
 
 
 def application_policy_document(
-    *, queue_arns: Sequence[str], definition_arns: Sequence[str], bucket_arn: str, region: str, account: str
+    *, queue_arns: Sequence[str], definition_arns: Sequence[str], bucket_arn: str, log_group_arn: str, region: str,
+    account: str,
 ) -> str:
-    """SubmitJob on these queues and definitions (any revision), job status and cancellation,
-    and the exchange objects the submitter writes (payloads), reads and deletes (results)."""
+    """SubmitJob on these queues and definitions (any revision), job status and termination,
+    the exchange objects the submitter writes (payloads), reads and deletes (results), and the
+    cluster's job logs."""
+    group = log_group_arn[: -len(":*")] if log_group_arn.endswith(":*") else log_group_arn
     definitions = sorted({arn for base in definition_arns for arn in (base, f"{base}:*")})
     statements = [
         {
@@ -40,13 +46,13 @@ def application_policy_document(
         {
             "Sid": "CancelJobs",
             "Effect": "Allow",
-            "Action": ["batch:CancelJob", "batch:TerminateJob"],
+            "Action": "batch:TerminateJob",
             "Resource": f"arn:{partition_of(region)}:batch:{region}:{account}:job/*",
         },
         {
             "Sid": "WritePayloads",
             "Effect": "Allow",
-            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
             "Resource": f"{bucket_arn}/{PAYLOADS_PREFIX}*",
         },
         {
@@ -62,6 +68,12 @@ def application_policy_document(
             "Resource": bucket_arn,
             "Condition": {"StringLike": {"s3:prefix": f"{RESULTS_PREFIX}*"}},
         },
+        {
+            "Sid": "ReadJobLogs",
+            "Effect": "Allow",
+            "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"],
+            "Resource": [group, f"{group}:*"],
+        },
     ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
@@ -72,17 +84,19 @@ def create_application_policy(
     queue_arns: list[pulumi.Output[str]],
     definition_names: list[pulumi.Output[str]],
     bucket_arn: pulumi.Output[str],
+    log_group_arn: pulumi.Output[str],
     region: pulumi.Output[str],
     account: pulumi.Output[str],
 ) -> aws.iam.Policy:
     document = pulumi.Output.all(
-        pulumi.Output.all(*queue_arns), pulumi.Output.all(*definition_names), bucket_arn, region, account
+        pulumi.Output.all(*queue_arns), pulumi.Output.all(*definition_names), bucket_arn, region, account, log_group_arn
     ).apply(
         lambda values: application_policy_document(
             queue_arns=values[0],
             definition_arns=[f"arn:{partition_of(values[3])}:batch:{values[3]}:{values[4]}:job-definition/{name}"
                              for name in values[1]],
             bucket_arn=values[2],
+            log_group_arn=values[5],
             region=values[3],
             account=values[4],
         )

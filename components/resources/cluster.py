@@ -58,6 +58,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
     wove_environments: pulumi.Output[dict[str, Any]]
     exchange_bucket: pulumi.Output[str]
     application_policy_arn: pulumi.Output[str]
+    log_group: pulumi.Output[str]
 
     def __init__(
         self,
@@ -171,6 +172,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
             queue_arns=[queue.arn for queue in queues.values()],
             definition_names=[definition.name for definition in definitions.values()],
             bucket_arn=exchange.bucket.arn,
+            log_group_arn=log_group.arn,
             region=region,
             account=account,
         )
@@ -178,6 +180,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
         self.region = region
         self.exchange_bucket = exchange.bucket.bucket
         self.application_policy_arn = application_policy.arn
+        self.log_group = log_group.name
         self.job_queues = _names(queues)
         self.job_definitions = _names(definitions)
         self.compute_environments = pulumi.Output.all(**{k: v.arn for k, v in environments.items()})
@@ -186,7 +189,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
         wove_envs = effective_wove_environments(spec)
         results = {name: results_mode(spec, env) for name, env in wove_envs.items()}
         self.wove_environments = pulumi.Output.all(
-            self.job_queues, self.job_definitions, self.region, token, self.exchange_bucket
+            self.job_queues, self.job_definitions, self.region, token, self.exchange_bucket, self.log_group
         ).apply(
             lambda values: render_wove_environments(
                 wove_envs,
@@ -197,6 +200,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 token=values[3],
                 exchange_bucket=values[4],
                 results=results,
+                log_group=values[5],
             )
         )
         self.register_outputs(
@@ -210,6 +214,7 @@ class WoveBatchCluster(pulumi.ComponentResource):
                 "wove_environments": self.wove_environments,
                 "exchange_bucket": self.exchange_bucket,
                 "application_policy_arn": self.application_policy_arn,
+                "log_group": self.log_group,
             }
         )
 
