@@ -79,9 +79,13 @@ def details(stack: Plan, job_id: str, lines: list[str], attempts: int = 1) -> st
 
 def write_app_module(app_dir: Path) -> None:
     (app_dir / "liveness_tasks.py").write_text(
-        "import atexit, os, sys, time\n\n\n"
+        "import os, sys, time\n\n\n"
         "def say_and_die(message, code):\n    print(message, file=sys.stderr, flush=True)\n    os._exit(code)\n\n\n"
-        "def answer_then_crash_at_exit(value):\n    atexit.register(lambda: os._exit(1))\n    return value\n\n\n"
+        # The worker flushes stdout on its way out, after the result is written: the process dies
+        # there (atexit handlers never run: the worker ends with os._exit, as a container's main does).
+        "class _CrashOnFlush:\n    def write(self, text):\n        return len(text)\n\n"
+        "    def flush(self):\n        os._exit(1)\n\n\n"
+        "def answer_then_crash_at_exit(value):\n    sys.stdout = _CrashOnFlush()\n    return value\n\n\n"
         "def nap(seconds):\n    time.sleep(seconds)\n    return seconds\n"
     )
 
