@@ -2,7 +2,11 @@
 
 check: every error on its own line, path first; exit 0 valid, 1 invalid, 2 unreadable.
 plan:  runs the stack program on Pulumi's mocks engine and prints the resource tree and the
-       stack outputs (`--json` for tools); exit codes as for check.
+       stack outputs (`--json` for tools); exit codes as for check. `--outputs FILE` also
+       writes the outputs as `pulumi stack output --json --show-secrets` does, for
+       `wove_batch.client.wove_environments(FILE)`.
+try:   runs an example weave on the local backend (wove_batch.local) from the stack and
+       prints its result; exit 0 when the weave gave the expected result.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
     plan.add_argument("--show-secrets", action="store_true", help="print secret outputs in clear text")
     plan.add_argument("--terraform", action="store_true",
                       help="the AWS resources as a Terraform plan document, for scanners such as checkov")
+    plan.add_argument("--outputs", metavar="FILE",
+                      help="also write the stack outputs to FILE as `pulumi stack output --json --show-secrets` does")
+    try_ = commands.add_parser("try", help="run an example weave on the local backend (no AWS)")
+    try_.add_argument("stack_file")
+    try_.add_argument("--results", choices=("callback", "exchange"), help="override the stack's results mode")
     args = parser.parse_args(argv)
 
     try:
@@ -59,10 +68,16 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
     if args.command == "check":
         print(f"{stack.path}: valid", file=out)
         return EXIT_OK
-    return _plan(stack, as_json=args.json, show_secrets=args.show_secrets, terraform=args.terraform, out=out)
+    if args.command == "try":
+        from ..local.quickstart import run_quickstart  # imports moto and Wove: only try needs them
+
+        return run_quickstart(stack.path, results=args.results, out=out)
+    return _plan(stack, as_json=args.json, show_secrets=args.show_secrets, terraform=args.terraform,
+                 outputs_file=args.outputs, out=out)
 
 
-def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: bool, out: TextIO) -> int:
+def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: bool, outputs_file: Optional[str],
+          out: TextIO) -> int:
     from .plan import run_stack  # imports Pulumi: only the plan needs it
 
     program = stack.project_dir / "__main__.py"
@@ -71,6 +86,11 @@ def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: boo
               "next to its Pulumi.yaml and stack files", file=sys.stderr)
         return EXIT_UNREADABLE
     plan = run_stack(stack)
+    if outputs_file is not None:
+        # `pulumi stack output --json --show-secrets`: the outputs object itself, secrets in clear.
+        with open(outputs_file, "w", encoding="utf-8") as handle:
+            json.dump(plan.outputs, handle, indent=2)
+            handle.write("\n")
     if terraform:
         from .terraform_plan import terraform_plan
 
