@@ -38,7 +38,8 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[LocalCluster]:
 def configured(cluster: LocalCluster) -> Iterator[LocalCluster]:
     wove.config(environments=cluster.wove_environments)
     before = set(cluster.compute.jobs)
-    cluster.new_jobs = lambda: [j for j in cluster.jobs if j.job_id not in before]  # type: ignore[attr-defined]
+    # The weave's jobs, once each has ended (at most 60 s after its task's result arrived).
+    cluster.new_jobs = lambda: [j for j in cluster.wait_idle(60) if j.job_id not in before]  # type: ignore[attr-defined]
     try:
         yield cluster
     finally:
@@ -221,13 +222,16 @@ def test_local_outputs_move_callbacks_to_loopback_and_keep_the_stack_valid() -> 
     assert exchange["wove_batch"]["results"] == "exchange" and "callback_url" not in exchange["executor_config"]
 
 
-def test_the_pytest_plugin_gives_a_users_tests_a_local_cluster(pytester: pytest.Pytester) -> None:
-    """The README's conftest snippet, in a project of its own."""
+def test_the_pytest_plugin_gives_a_users_tests_a_local_cluster(tmp_path: Path) -> None:
+    """The README's conftest snippet, in a project of its own, run by pytest as a user runs it."""
+    import shutil
+
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
-        (pytester.path / name).write_text((REPO / name).read_text())
-    pytester.makeini("[pytest]\nwove_batch_stack = Pulumi.dev.yaml\nwove_batch_results = exchange\n")
-    pytester.makeconftest('pytest_plugins = ["wove_batch.local.pytest_plugin"]\n')
-    pytester.makepyfile(test_user="""
+        (tmp_path / name).write_text((REPO / name).read_text())
+    shutil.copytree(REPO / "worker_image", tmp_path / "worker_image")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nwove_batch_stack = Pulumi.dev.yaml\nwove_batch_results = exchange\n")
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["wove_batch.local.pytest_plugin"]\n')
+    (tmp_path / "test_user.py").write_text("""
 import wove
 from wove_batch.local import example
 
@@ -239,8 +243,10 @@ def test_my_weave(wove_local):
     assert w.result.squares == [0, 1, 4]
     assert wove_local.wove_environments["batch"]["wove_batch"]["results"] == "exchange"
 """)
-    result = pytester.runpytest_subprocess("-q", timeout=300)
-    result.assert_outcomes(passed=1)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "1 passed" in done.stdout
 
 
 def test_in_the_real_worker_image(docker_engine: Any, worker_image: str) -> None:

@@ -164,6 +164,18 @@ class LocalCluster:
         """Every job, array child and array parent submitted to this cluster, in submit order."""
         return list(self.compute.jobs.values())
 
+    def wait_idle(self, timeout: float = 60) -> list[Any]:
+        """The jobs, once every one has ended (a task's result arrives before its worker
+        exits); TimeoutError after `timeout` seconds."""
+        from .compute import wait_for
+        from .jobs import TERMINAL
+
+        if not wait_for(lambda: all(j.current_status() in TERMINAL for j in self.jobs), timeout):
+            unfinished = [f"{j.job_name} ({j.job_id}) {j.current_status()}" for j in self.jobs
+                          if j.current_status() not in TERMINAL]
+            raise TimeoutError(f"{len(unfinished)} jobs unfinished after {timeout} s: {', '.join(unfinished[:10])}")
+        return self.jobs
+
     def log_lines(self, job: Any) -> list[str]:
         """The job's last attempt's log, read back from its CloudWatch log stream."""
         from .compute import log_group
