@@ -253,8 +253,11 @@ def test_in_the_real_worker_image(docker_engine: Any, worker_image: str) -> None
     """Where Docker is available: every job `docker run` of the image built from this project,
     in both results modes: the example weave, 5 MB both ways, a 200-item map, a failing task
     and a dying one."""
+    from docker_engine import docker_cli
+
     for results in ("callback", "exchange"):
-        with LocalCluster(STACK, results=results, image=worker_image, docker_env=docker_engine.env, slots=8) as cluster:
+        with LocalCluster(STACK, results=results, image=worker_image, docker_env=docker_engine.env,
+                          docker_cli=docker_cli(), slots=8) as cluster:
             assert cluster.image == worker_image
             wove.config(environments=cluster.wove_environments)
             try:

@@ -54,12 +54,14 @@ class LocalCluster:
     """`results`: override every environment's results mode ("callback" or "exchange").
     `image`: run jobs as this Docker image (default: `wove-batch-worker:local` if a Docker
     engine has it, else processes of this interpreter's worker; False: always processes).
-    `docker_env`: the environment of the docker client (DOCKER_HOST). `app_dir`: the
+    `docker_env`: the environment of the docker client (DOCKER_HOST), `docker_cli` its path
+    (default: `docker` on PATH). `app_dir`: the
     application's task code, on the jobs' PYTHONPATH (mounted at /opt/app in the image).
     `slots`: jobs run at once. `helper_options`: more keywords for `wove_environments`."""
 
     def __init__(self, stack_file: Union[str, Path], *, results: Optional[str] = None,
                  image: Union[str, bool, None] = None, docker_env: Optional[Mapping[str, str]] = None,
+                 docker_cli: Optional[str] = None,
                  app_dir: Optional[Union[str, Path]] = None, slots: int = 8,
                  helper_options: Optional[Mapping[str, Any]] = None) -> None:
         if results not in (None, "callback", "exchange"):
@@ -68,7 +70,7 @@ class LocalCluster:
         self.results, self.slots = results, slots
         self.app_dir = Path(app_dir).resolve() if app_dir is not None else None
         self.docker_env = dict(docker_env if docker_env is not None else os.environ)
-        self._image = image
+        self._image, self.docker_cli = image, docker_cli
         self.helper_options = {"poll_seconds": 0.5, "results_poll_seconds": 0.2, **(helper_options or {})}
         self.wove_environments: dict[str, dict[str, Any]] = {}
         self.image: Optional[str] = None  # the image jobs run in, None: processes
@@ -125,7 +127,8 @@ class LocalCluster:
         self._started.append(credentials)
         self.image = self._choose_image(image_available)
         if self.image is not None:
-            runner: Any = DockerRunner(self.image, self.docker_env, self.app_dir, mounts=(self.moto.certificate.parent,))
+            runner: Any = DockerRunner(self.image, self.docker_env, self.app_dir, mounts=(self.moto.certificate.parent,),
+                                       cli=self.docker_cli)
         else:
             runner = ProcessRunner(sys.executable, self._folder, self.app_dir)
         endpoint = f"https://localhost:{self.moto.port}"
@@ -152,7 +155,7 @@ class LocalCluster:
         if self._image is False:
             return None
         wanted = self._image if isinstance(self._image, str) else os.environ.get("WOVE_BATCH_LOCAL_IMAGE", DEFAULT_IMAGE)
-        if image_available(wanted, self.docker_env):
+        if image_available(wanted, self.docker_env, self.docker_cli):
             return wanted
         if isinstance(self._image, str):
             raise RuntimeError(f"image: no Docker engine with the image {wanted!r} (build it: docker build -f "

@@ -56,8 +56,8 @@ class DockerRunner:
     at the same path, read-only (moto's certificate)."""
 
     def __init__(self, image: str, docker_env: Mapping[str, str], app_dir: Optional[Path] = None,
-                 mounts: Sequence[Path] = ()) -> None:
-        cli = docker_cli()
+                 mounts: Sequence[Path] = (), cli: Optional[str] = None) -> None:
+        cli = cli or docker_cli()
         if cli is None:
             raise RuntimeError("no docker client on PATH")
         self.cli, self.image, self.docker_env, self.app_dir, self.mounts = cli, image, dict(docker_env), app_dir, mounts
@@ -85,9 +85,9 @@ def container_name(job: LocalJob) -> str:
     return "wove-batch-local-" + job.job_id.replace(":", "-")
 
 
-def image_available(image: str, docker_env: Mapping[str, str]) -> bool:
+def image_available(image: str, docker_env: Mapping[str, str], cli: Optional[str] = None) -> bool:
     """Whether a Docker engine answers and has this image built."""
-    cli = docker_cli()
+    cli = cli or docker_cli()
     if cli is None:
         return False
     try:
