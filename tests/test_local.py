@@ -206,6 +206,19 @@ def test_plan_outputs_writes_what_pulumi_stack_output_writes(tmp_path: Path) -> 
     assert set(envs) == {"batch", "batch_bulk"}
 
 
+def test_the_quick_starts_first_command_runs_a_weave_and_prints_its_result() -> None:
+    """`python -m wove_batch try Pulumi.dev.yaml`, as the README runs it (here with exchange
+    results; the fresh-clone run in the README is the callback default)."""
+    done = subprocess.run([sys.executable, "-m", "wove_batch", "try", "Pulumi.dev.yaml", "--results", "exchange"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == ("local cluster from Pulumi.dev.yaml: environment 'batch' (exchange results), "
+                        "jobs as processes of the installed worker") or lines[0].endswith("jobs in the image wove-batch-worker:local")
+    assert lines[1:3] == ["crunch = 338350", "squares = [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]"]
+    assert re.fullmatch(r"12 Batch jobs \(1 array\), SUCCEEDED, in [0-9.]+ s", lines[3]), lines[3]
+
+
 def test_local_outputs_move_callbacks_to_loopback_and_keep_the_stack_valid() -> None:
     """Locally a job reaches Wove's callback server on loopback; the stack file itself (whose
     validation refuses loopback callback URLs) is not changed."""

@@ -35,9 +35,12 @@ TRANSLATIONS = {
     "then removed, and kept in Deployment.bucket_policies",
     "array jobs": "AWS lists an array job's children only by arrayJobId, and its ECS agent gives each child "
     "AWS_BATCH_JOB_ARRAY_INDEX; moto lists the children with the queue's jobs too and sets no index, so the "
-    "harness (the compute environment) runs the children, not the parent, and sets the index from the child's "
+    "compute environment (wove_batch.local's LocalCompute, or a test harness) runs the children, not the parent, and sets the index from the child's "
     "id `<arrayJobId>:<index>`. moto describes a new parent without arrayProperties until all its children "
     "exist; a job holding a payload pack and no index is a parent too",
+    "job states": "moto cannot be told a job's state (it runs jobs in Docker itself, or holds them SUBMITTED): "
+    "the jobs are held in moto, and the local compute environment keeps their states, attempts and exit codes, "
+    "answering DescribeJobs, ListJobs, TerminateJob and CancelJob for them (wove_batch.local.batch_client)",
     "ecr encryption": "the provider's list encryptionConfigurations is the API's one encryptionConfiguration",
     "s3 bucket settings": "the provider's one resource per bucket setting (public access block, ownership, encryption, "
     "lifecycle, policy) is one S3 Put*Bucket* call each, with the API's capitalized member names",

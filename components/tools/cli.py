@@ -69,6 +69,10 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Te
         print(f"{stack.path}: valid", file=out)
         return EXIT_OK
     if args.command == "try":
+        if not (stack.project_dir / "__main__.py").is_file():
+            print(f"error: {stack.path}: no __main__.py beside it; try plans the stack with its program, which "
+                  "lives next to its Pulumi.yaml and stack files", file=err)
+            return EXIT_UNREADABLE
         from ..local.quickstart import run_quickstart  # imports moto and Wove: only try needs them
 
         return run_quickstart(stack.path, results=args.results, out=out)
