@@ -177,6 +177,9 @@ class LocalCompute:
             job.started_at = job.started_at or now_ms()
             attempt["startedAt"] = now_ms()
             job.status = "RUNNING"
+            terminated_while_starting = job.terminate_reason is not None
+        if terminated_while_starting:
+            self.runner.kill(process, job)
         events, timed_out = self._collect(process, job.timeout_seconds, job)
         with self._condition:
             self._running.pop(job.job_id, None)
