@@ -131,6 +131,8 @@ class LocalCompute:
                     continue
                 target.terminate_reason = reason
                 process = self._running.get(target.job_id)
+                if target.status == "STARTING" and process is None:
+                    continue  # its slot sees the reason and does not start it (or kills it at once)
                 if process is None:
                     self._runnable = [j for j in self._runnable if j is not target]
                     self._stop(target, reason)
@@ -171,6 +173,10 @@ class LocalCompute:
         stream = log_stream(job, task_id)
         attempt: dict[str, Any] = {"container": {"taskArn": f"local:task/{task_id}", "logStreamName": stream}}
         environment = {**job.environment, **self.base_env(job, len(job.attempts) + 1)}
+        with self._condition:
+            if job.terminate_reason is not None:
+                self._stop(job, job.terminate_reason)
+                return
         process = self.runner.start(job, environment)
         with self._condition:
             self._running[job.job_id] = process
