@@ -304,11 +304,15 @@ def run_every_case(cluster: LocalCluster) -> None:
         def failing() -> None:
             example.explode("disk full")
 
+    with pytest.raises(ValueError, match="^disk full$"):
+        w.result.failing
+    with wove.weave() as w:  # its own weave: Wove stops a weave's other tasks once one fails
         @w.do(environment="batch_bulk")
         def dies() -> None:
             example.die(3)
 
-    with pytest.raises(ValueError, match="^disk full$"):
-        w.result.failing
     with pytest.raises(BatchJobFailedError, match=r"Essential container in task exited \(exit code 3\)"):
         w.result.dies
+    ended = cluster.wait_idle(60)
+    assert {j.current_status() for j in ended if j.job_name.startswith("wove-dies-")} == {"FAILED"}
+    assert all(j.exit_code == 0 for j in ended if not j.job_name.startswith("wove-dies-") and not j.children)
