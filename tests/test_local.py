@@ -275,6 +275,10 @@ def test_in_the_real_worker_image(docker_engine: Any, worker_image: str) -> None
             wove.config(environments=cluster.wove_environments)
             try:
                 run_every_case(cluster)
+            except Exception as exc:
+                failed = [f"{j.job_name} {j.job_id} {j.current_status()} {j.status_reason} exit {j.exit_code}: {j.output[-800:]}"
+                          for j in cluster.jobs if not j.children and j.exit_code not in (0, None)]
+                raise AssertionError(f"{results}: {exc!r}; jobs that exited non-zero: {failed}") from exc
             finally:
                 wove.config(environments={name: None for name in cluster.wove_environments})
 
