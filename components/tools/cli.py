@@ -2,8 +2,12 @@
 
 check: every error on its own line, path first; exit 0 valid, 1 invalid, 2 unreadable.
 plan:  runs the stack program on Pulumi's mocks engine and prints the resource tree and the
-       stack outputs (`--json` for tools); exit codes as for check.
-Neither ends in a traceback: a reader that stops early (`| head`) ends the output quietly, an
+       stack outputs (`--json` for tools); exit codes as for check. `--outputs FILE` also
+       writes the outputs as `pulumi stack output --json --show-secrets` does, for
+       `wove_batch.client.wove_environments(FILE)`.
+try:   runs an example weave on the local backend (wove_batch.local) from the stack and
+       prints its result; exit 0 when the weave gave the expected result.
+None ends in a traceback: a reader that stops early (`| head`) ends the output quietly, an
 output that cannot be written (`> /dev/full`) and a missing dependency (an application's
 install, without the `pulumi` extra) are one `error:` line and exit 2.
 """
@@ -80,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--show-secrets", action="store_true", help="print secret outputs in clear text")
     plan.add_argument("--terraform", action="store_true",
                       help="the AWS resources as a Terraform plan document, for scanners such as checkov")
+    plan.add_argument("--outputs", metavar="FILE",
+                      help="also write the stack outputs to FILE as `pulumi stack output --json --show-secrets` does")
+    try_ = commands.add_parser("try", help="run an example weave on the local backend (no AWS)")
+    try_.add_argument("stack_file")
+    try_.add_argument("--results", choices=("callback", "exchange"), help="override the stack's results mode")
     return parser
 
 
@@ -102,10 +111,20 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "check":
         print(f"{stack.path}: valid", file=out)
         return EXIT_OK
-    return _plan(stack, as_json=args.json, show_secrets=args.show_secrets, terraform=args.terraform, out=out, err=err)
+    if args.command == "try":
+        if not (stack.project_dir / "__main__.py").is_file():
+            print(f"error: {stack.path}: no __main__.py beside it; try plans the stack with its program, which "
+                  "lives next to its Pulumi.yaml and stack files", file=err)
+            return EXIT_UNREADABLE
+        from ..local.quickstart import run_quickstart  # imports moto and Wove: only try needs them
+
+        return run_quickstart(stack.path, results=args.results, out=out)
+    return _plan(stack, as_json=args.json, show_secrets=args.show_secrets, terraform=args.terraform,
+                 outputs_file=args.outputs, out=out, err=err)
 
 
-def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: bool, out: TextIO, err: TextIO) -> int:
+def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: bool, outputs_file: Optional[str],
+          out: TextIO, err: TextIO) -> int:
     from ..errors import ClusterSpecError
     from .plan import run_stack  # imports Pulumi: only the plan needs it
 
@@ -124,6 +143,11 @@ def _plan(stack: StackFile, *, as_json: bool, show_secrets: bool, terraform: boo
         return EXIT_INVALID
     finally:
         os.chdir(caller)
+    if outputs_file is not None:
+        # `pulumi stack output --json --show-secrets`: the outputs object itself, secrets in clear.
+        with open(outputs_file, "w", encoding="utf-8") as handle:
+            json.dump(plan.outputs, handle, indent=2)
+            handle.write("\n")
     if terraform:
         from .terraform_plan import terraform_plan
 
