@@ -25,12 +25,16 @@ PAYLOAD_URI_VARIABLE = "WOVE_BATCH_PAYLOAD_URI"
 PAYLOAD_PACK_URI_VARIABLE = "WOVE_BATCH_PAYLOAD_PACK_URI"
 # s3://bucket/prefix/ the job writes its events under (exchange mode); `{index}` as above.
 RESULTS_URI_VARIABLE = "WOVE_BATCH_RESULTS_URI"
+# The largest result (pickled bytes) a task may return; over it the worker reports
+# TaskTooLargeError before uploading anything (transfer.py).
+MAX_RESULT_BYTES_VARIABLE = "WOVE_BATCH_MAX_RESULT_BYTES"
 # Set by AWS Batch in each child of an array job.
 ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
 INDEX_PLACEHOLDER = "{index}"
 
 # Variables a job definition may not set: the submitter sets them per job.
-RESERVED_VARIABLES = (INLINE_PAYLOAD_VARIABLE, PAYLOAD_URI_VARIABLE, PAYLOAD_PACK_URI_VARIABLE, RESULTS_URI_VARIABLE)
+RESERVED_VARIABLES = (INLINE_PAYLOAD_VARIABLE, PAYLOAD_URI_VARIABLE, PAYLOAD_PACK_URI_VARIABLE, RESULTS_URI_VARIABLE,
+                      MAX_RESULT_BYTES_VARIABLE)
 
 # A pack starts with len(payloads) + 1 offsets of PACK_OFFSET_WIDTH ASCII digits each: entry i
 # is bytes [offset i, offset i+1) of the object. One PUT per array job instead of one per task.

@@ -20,8 +20,6 @@ the job FAILED and the submitter's watcher sees it in any mode.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import random
 import sys
@@ -30,7 +28,7 @@ import time
 import urllib.error
 from typing import Any, Callable, Mapping, Optional
 
-from .. import protocol
+from .. import protocol, transfer
 
 MISSING_PAYLOAD = (
     "Missing dispatch payload. Pass it as argv[1] or WOVE_BACKEND_PAYLOAD "
@@ -80,22 +78,42 @@ def resolve_template(uri: str, environ: Mapping[str, str]) -> str:
 class ExchangeSink:
     """Writes the worker's events to the exchange bucket, in order, instead of posting them."""
 
-    def __init__(self, s3: Any, results_uri: str) -> None:
+    def __init__(self, s3: Any, results_uri: str, max_result_bytes: Optional[int] = None) -> None:
         self.s3 = s3
         self.bucket, self.prefix = protocol.split_s3_uri(results_uri)
+        self.max_result_bytes = max_result_bytes
         self._sequence = 0
         self._lock = threading.Lock()
 
     def post(self, callback_url: str, frame: dict[str, Any], *, timeout: Optional[float] = None) -> None:
-        from wove.backend import serialize_frame
-
         del callback_url, timeout  # exchange mode: the submitter cannot be reached
-        body = json.dumps(serialize_frame(frame), separators=(",", ":")).encode("utf-8")
+        frame = refuse_oversized_result(frame, self.max_result_bytes)
         with self._lock:
             self._sequence += 1
             key = protocol.event_key(self.prefix, self._sequence, str(frame.get("type", "event")))
-        # Managed transfer: multipart above its threshold, so a result of any size fits.
-        self.s3.upload_fileobj(io.BytesIO(body), self.bucket, key)
+        # Streamed: pickled into a multipart upload part by part, never held whole (transfer.py).
+        transfer.write_frame(self.s3, self.bucket, key, frame)
+
+
+def refuse_oversized_result(frame: dict[str, Any], limit: Optional[int]) -> dict[str, Any]:
+    """A result over the user's limit becomes the task's error, before anything is uploaded."""
+    if limit is None or frame.get("type") != "task_result" or not transfer.pickled_size_over(frame["result"], limit):
+        return frame
+    error = transfer.TaskTooLargeError(
+        f"task {frame.get('task_id')!r}: its result pickles to more than {protocol.MAX_RESULT_BYTES_VARIABLE}="
+        f"{limit} bytes; nothing was uploaded (raise the environment's max_task_bytes, or return less)"
+    )
+    return {"type": "task_error", "run_id": frame.get("run_id"), "task_id": frame.get("task_id"), "exception": error,
+            "error": {"type": "TaskTooLargeError", "message": str(error), "source": "wove_batch"}}
+
+
+def max_result_bytes(environ: Mapping[str, str]) -> Optional[int]:
+    value = environ.get(protocol.MAX_RESULT_BYTES_VARIABLE)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise SystemExit(f"{protocol.MAX_RESULT_BYTES_VARIABLE} is {value[:40]!r}, not a number of bytes")
+    return int(value)
 
 
 def _get(s3: Any, uri: str, what: str, **range_: str) -> bytes:
@@ -144,7 +162,8 @@ def main(
         raise SystemExit(MISSING_PAYLOAD)
 
     try:
-        sink = ExchangeSink(make_s3(), resolve_template(results, environ)) if results else None
+        sink = (ExchangeSink(make_s3(), resolve_template(results, environ), max_result_bytes(environ))
+                if results else None)
     except (PayloadUnavailableError, ValueError) as exc:
         raise SystemExit(f"cannot report results to {results}: {exc}") from None
     try:
