@@ -342,6 +342,7 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
             template = ec2.create_launch_template(
                 LaunchTemplateName=name,
                 LaunchTemplateData={
+                    "UserData": inputs["userData"],
                     "MetadataOptions": {
                         "HttpEndpoint": metadata["httpEndpoint"],
                         "HttpTokens": metadata["httpTokens"],

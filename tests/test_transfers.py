@@ -126,17 +126,57 @@ def test_the_poller_hands_a_large_result_to_woves_server_without_fetching_task_s
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="results/").get("KeyCount") == 0
 
 
-def test_deletes_go_a_thousand_keys_a_request(moto: MotoServer) -> None:
+def test_deletes_go_delete_batch_keys_a_request(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S3 takes 1,000 keys per DeleteObjects; 21 keys at 10 a request (moto puts slowly) is three."""
+    from wove_batch.client import exchange as exchange_module
+
+    assert exchange_module.DELETE_BATCH == 1000
+    monkeypatch.setattr(exchange_module, "DELETE_BATCH", 10)
     s3 = counted(moto.client("s3"))
     exchange = Exchange(s3, BUCKET)
-    keys = [f"many/{i:05d}" for i in range(1_001)]
+    keys = [f"many/{i:05d}" for i in range(21)]
     for key in keys:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
     s3.requests.clear()
     exchange.delete_many(keys)
-    assert s3.requests == {"DeleteObjects": 2}  # 1,000 and 1
+    assert s3.requests == {"DeleteObjects": 3}
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="many/").get("KeyCount") == 0
 
 
 def test_a_job_definition_may_not_set_the_limit_variable() -> None:
     assert protocol.MAX_RESULT_BYTES_VARIABLE in protocol.RESERVED_VARIABLES
+
+
+def test_a_payload_over_the_limit_is_refused_before_any_upload_or_submit(moto: MotoServer) -> None:
+    from wove.backend import build_backend_payload, payload_to_b64
+
+    from wove_batch.client import PayloadTooLargeError, WatchedBatchClient
+
+    submitted: list[dict[str, Any]] = []
+
+    class Batch:
+        def submit_job(self, **params: Any) -> dict[str, Any]:
+            submitted.append(params)
+            return {"jobId": "j", "jobName": params["jobName"]}
+
+    s3 = counted(moto.client("s3"))
+    client = WatchedBatchClient(Batch(), exchange=Exchange(s3, BUCKET), results="exchange", max_task_bytes=5_000,
+                                array_jobs=False)
+
+    def submit(argument: str) -> Any:
+        frame = {"run_id": "r:9", "task_id": "crunch", "callable": len, "args": {"obj": argument}}
+        payload = payload_to_b64(build_backend_payload(frame, callback_url="http://127.0.0.1:1/wove/events/t",
+                                                       adapter="aws_batch"))
+        return client.submit_job(jobName="wove-crunch-r:9", jobQueue="q", jobDefinition="d",
+                                 containerOverrides={"environment": [{"name": "WOVE_BACKEND_PAYLOAD", "value": payload}]})
+
+    try:
+        with pytest.raises(PayloadTooLargeError, match=r"^task 'crunch': its payload is \d+ bytes, over "
+                                                       r"max_task_bytes=5000; nothing was uploaded or submitted$"):
+            submit("x" * 6_000)
+        assert (s3.requests, submitted) == ({}, [])
+        submit("x" * 10)  # under the limit: submitted inline, the worker told the limit
+        variables = submitted[0]["containerOverrides"]["environment"]
+        assert {"name": "WOVE_BATCH_MAX_RESULT_BYTES", "value": "5000"} in variables
+    finally:
+        client.close()

@@ -96,10 +96,14 @@ class WatchedBatchClient:
         submitter: Optional[Submitter] = None,
         array_jobs: bool = True,
         array_window_seconds: float = 0.1,
+        max_task_bytes: Optional[int] = None,
     ) -> None:
         if results == "exchange" and exchange is None:
             raise ValueError("exchange results need the exchange bucket")
+        if max_task_bytes is not None and not (isinstance(max_task_bytes, int) and max_task_bytes > 0):
+            raise ValueError(f"max_task_bytes: {max_task_bytes!r} is not a positive number of bytes")
         self._client = client
+        self.max_task_bytes = max_task_bytes
         self.exchange = exchange
         self.results = results
         self.poller = ResultPoller(exchange, poll_seconds=results_poll_seconds) if exchange is not None else None
@@ -152,12 +156,21 @@ class WatchedBatchClient:
         inline = [v for v in variables if v.get("name") == protocol.INLINE_PAYLOAD_VARIABLE]
         others = [v for v in variables if v.get("name") != protocol.INLINE_PAYLOAD_VARIABLE]
         payload = inline[-1]["value"] if inline else None
-        task = json.loads(base64.b64decode(payload)) if payload else {}
+        decoded = base64.b64decode(payload) if payload else b""
+        task = json.loads(decoded) if payload else {}
         raw_name = str(params.get("jobName", "wove"))
         run_id = str(task.get("run_id") or "")
         prefix = raw_name[: -len(run_id) - 1] if run_id and raw_name.endswith(f"-{run_id}") else "wove"
         params = dict(params, jobName=batch_job_name(raw_name))
         label = str(task.get("task_name") or task.get("task_id") or params["jobName"])
+        if self.max_task_bytes is not None:
+            if len(decoded) > self.max_task_bytes:
+                raise PayloadTooLargeError(
+                    f"task {label!r}: its payload is {len(decoded)} bytes, over max_task_bytes={self.max_task_bytes}; "
+                    "nothing was uploaded or submitted"
+                )
+            if self.results == "exchange":  # the worker refuses a result over it (worker.refuse_oversized_result)
+                others.append({"name": protocol.MAX_RESULT_BYTES_VARIABLE, "value": str(self.max_task_bytes)})
         return PreparedJob(params, overrides, others, payload, task, label, prefix)
 
     def _submit_plain_to(self, queued: Queued[PreparedJob]) -> None:

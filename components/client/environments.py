@@ -45,6 +45,7 @@ def wove_environments(
     submit_max_attempts: int = SubmitSettings.max_attempts,
     array_jobs: Optional[bool] = None,
     array_window_seconds: float = 0.1,
+    max_task_bytes: Optional[int] = None,
 ) -> dict[str, dict[str, Any]]:
     """The stack's `wove_environments`, each with a WatchedBatchClient injected.
 
@@ -61,6 +62,10 @@ def wove_environments(
     flight, `submit_max_attempts` tries of each. `array_jobs`: tasks of one environment that
     arrive within `array_window_seconds` go as one array job; None keeps each environment's
     stack setting (`array_jobs`, default on), True/False overrides it for all.
+
+    `max_task_bytes`: a task whose payload is larger is refused before anything is uploaded
+    (PayloadTooLargeError), and in exchange mode a result that pickles larger becomes the
+    task's TaskTooLargeError in the worker, before it uploads anything. None: no limit.
 
     The result sets no default environment: `local` stays Wove's default, and tasks go to Batch
     only where a task says so with `@w.do(environment=...)`.
@@ -103,6 +108,7 @@ def wove_environments(
             submitter=submitter,
             array_jobs=settings.get("array_jobs", True) if array_jobs is None else array_jobs,
             array_window_seconds=array_window_seconds,
+            max_task_bytes=max_task_bytes,
         )
         result[name] = {**environment, "executor_config": config}
     return result

@@ -1,10 +1,13 @@
-"""Launch templates of EC2/SPOT environments: IMDSv2 and an encrypted root volume.
+"""Launch templates of EC2/SPOT environments: IMDSv2, an encrypted root volume, and an ECS
+agent that runs a cached image without pulling it again.
 
 A compute environment freezes `$Latest` when it is created, so it references the template's
 explicit version number: a new version then updates the environment (terraform-provider-aws
 #15535, CDK #27054)."""
 
 from __future__ import annotations
+
+import base64
 
 import pulumi_aws as aws
 
@@ -22,6 +25,23 @@ ROOT_DEVICE = "/dev/xvda"
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html
 # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html
 METADATA_HOP_LIMIT = 1
+# Image tags are digest-pinned (image.py): a cached image is the right one, so the agent
+# starts a job's container from it instead of asking ECR first (the default, `default`,
+# pulls every time). Batch takes a launch template's user data only as a MIME multi-part
+# archive, which it merges with its own.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-agent-config.html
+# https://docs.aws.amazon.com/batch/latest/userguide/launch-templates.html
+USER_DATA = """MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="==WOVEBATCH=="
+
+--==WOVEBATCH==
+Content-Type: text/x-shellscript; charset="us-ascii"
+
+#!/bin/bash
+echo ECS_IMAGE_PULL_BEHAVIOR=prefer-cached >> /etc/ecs/ecs.config
+
+--==WOVEBATCH==--
+"""
 
 
 def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs) -> aws.ec2.LaunchTemplate:
@@ -34,6 +54,7 @@ def create_launch_template(scope: Scope, name: str, ce: ComputeEnvironmentArgs) 
             http_tokens="required",
             http_put_response_hop_limit=METADATA_HOP_LIMIT,
         ),
+        user_data=base64.b64encode(USER_DATA.encode("ascii")).decode("ascii"),
         block_device_mappings=[
             aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                 device_name=ROOT_DEVICE,
