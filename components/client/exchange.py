@@ -29,6 +29,8 @@ from . import handoff
 from .background import OnDemandLoop
 
 log = logging.getLogger(__name__)
+# Before any weave starts Wove's callback server: the poller hands frames to it (handoff.py).
+handoff.install()
 
 TERMINAL_EVENTS = ("task_result", "task_error", "task_cancelled")
 DELIVERY_THREADS = 16  # slots fetched and handed over at once
@@ -137,8 +139,6 @@ class ResultPoller:
         self._pool: Optional[ThreadPoolExecutor] = None  # made at the first round with several slots
         # The default: decoded here, handed to Wove's server in this process (else posted).
         self._decodes = post is post_body
-        if self._decodes:
-            handoff.install()
 
     def expect(self, slot: str, task: Expected) -> None:
         with self._lock:

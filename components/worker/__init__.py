@@ -20,6 +20,7 @@ the job FAILED and the submitter's watcher sees it in any mode.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import sys
@@ -188,8 +189,18 @@ def main(
         backend.post_event = sink.post
     elif not getattr(backend.post_event, "retries_connections", False):
         backend.post_event = post_with_retries(backend.post_event)
-    backend.run_backend_payload(payload)
+    asyncio.run(run_payload(payload))
     return 0
+
+
+async def run_payload(payload: dict[str, Any]) -> None:
+    """Wove's own run_backend_payload_async, as Wove's run_backend_payload runs it, but the
+    task's result is not the result of asyncio.run's main task: Python 3.11's asyncio.run
+    formats that task's repr (SIGINT handler check in `signal.getsignal`), which for a 100 MB
+    bytes result is a 400 MB string (measured: benchmarks/transfer_memory.py)."""
+    import wove.backend as backend
+
+    await backend.run_backend_payload_async(payload)
 
 
 def _default_s3() -> Any:
