@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from .batch import WatchedBatchClient
+from .chunks import TARGET_JOBS
 from .exchange import Exchange
 from .submitting import SubmitSettings, Submitter
 
@@ -46,6 +47,8 @@ def wove_environments(
     array_jobs: Optional[bool] = None,
     array_window_seconds: float = 0.1,
     max_task_bytes: Optional[int] = None,
+    tasks_per_job: Union[int, str, None] = None,
+    target_jobs: int = TARGET_JOBS,
 ) -> dict[str, dict[str, Any]]:
     """The stack's `wove_environments`, each with a WatchedBatchClient injected.
 
@@ -66,6 +69,11 @@ def wove_environments(
     `max_task_bytes`: a task whose payload is larger is refused before anything is uploaded
     (PayloadTooLargeError), and in exchange mode a result that pickles larger becomes the
     task's TaskTooLargeError in the worker, before it uploads anything. None: no limit.
+
+    `tasks_per_job`: up to this many tasks of one group (a map's tasks that arrived together)
+    run one after another in each array child, each still its own Wove task; "auto" spreads a
+    group over `target_jobs` jobs; None keeps each environment's stack setting
+    (`tasks_per_job`, default 1).
 
     The result sets no default environment: `local` stays Wove's default, and tasks go to Batch
     only where a task says so with `@w.do(environment=...)`.
@@ -109,6 +117,8 @@ def wove_environments(
             array_jobs=settings.get("array_jobs", True) if array_jobs is None else array_jobs,
             array_window_seconds=array_window_seconds,
             max_task_bytes=max_task_bytes,
+            tasks_per_job=settings.get("tasks_per_job", 1) if tasks_per_job is None else tasks_per_job,
+            target_jobs=target_jobs,
         )
         result[name] = {**environment, "executor_config": config}
     return result

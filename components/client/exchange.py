@@ -157,6 +157,11 @@ class ResultPoller:
             if slot in self._expected:
                 self._retired[slot] = self._round
 
+    def expects(self, slot: str) -> bool:
+        """Whether the slot's final event is still to be delivered."""
+        with self._lock:
+            return slot in self._expected
+
     @property
     def outstanding(self) -> int:
         with self._lock:

@@ -6,6 +6,8 @@
   for the job's container overrides). It is fetched with the job role's credentials.
 - `WOVE_BATCH_PAYLOAD_PACK_URI` (an array job's child) names the pack of all its siblings'
   payloads: the child reads entry `AWS_BATCH_JOB_ARRAY_INDEX` with two ranged GETs.
+- `WOVE_BATCH_TASKS_PER_CHILD` with a pack: this job runs several of the pack's tasks, one
+  after another (chunk.py).
 - `WOVE_BATCH_RESULTS_URI` (exchange mode) makes the worker write each event to the bucket,
   `<prefix><n>-<type>.json` (`{index}` in it: the child's array index), holding exactly the body it would POST, instead of posting it to
   the callback URL: the submitter's poller hands it to Wove's callback server.
@@ -162,6 +164,14 @@ def main(
     if not inline and not reference and not pack:
         raise SystemExit(MISSING_PAYLOAD)
 
+    if pack and environ.get(protocol.TASKS_PER_CHILD_VARIABLE):  # several tasks in this job (chunk.py)
+        from .chunk import run_chunk
+
+        limit = max_result_bytes(environ)
+        callback_post = backend.post_event
+        if not getattr(callback_post, "retries_connections", False):
+            callback_post = post_with_retries(callback_post)
+        return run_chunk(environ, make_s3, lambda s3, uri: ExchangeSink(s3, uri, limit), callback_post)
     try:
         sink = (ExchangeSink(make_s3(), resolve_template(results, environ), max_result_bytes(environ))
                 if results else None)

@@ -1,0 +1,92 @@
+"""Several Wove tasks in one Batch job: child c of the array runs tasks c*N .. c*N+N-1 of the
+pack (protocol.TASKS_PER_CHILD_VARIABLE), one after another.
+
+Each task is still its own Wove task: its own payload, its own results prefix (exchange
+mode) or its own callback URL (callback mode), so its own started/result/error frames; a
+task Wove cancelled before it began (a marker at CANCEL_URI) is not run and reports
+`task_cancelled`. The chunk's payloads come in two ranged GETs (its offsets, then its entries:
+they are contiguous in the pack). If the process dies, the tasks that had answered keep their
+answers; the submitter fails the rest (client/chunks.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Mapping, Optional
+
+from .. import protocol
+
+
+def chunk_tasks(environ: Mapping[str, str]) -> range:
+    """The task indices this job runs."""
+    from . import PayloadUnavailableError
+
+    per_child, count = environ.get(protocol.TASKS_PER_CHILD_VARIABLE, ""), environ.get(protocol.TASK_COUNT_VARIABLE, "")
+    if not per_child.isdigit() or not count.isdigit() or int(per_child) < 1:
+        raise PayloadUnavailableError(
+            f"{protocol.TASKS_PER_CHILD_VARIABLE}={per_child[:20]!r} and {protocol.TASK_COUNT_VARIABLE}={count[:20]!r} "
+            "are not task counts")
+    index = environ.get(protocol.ARRAY_INDEX_VARIABLE, "0")  # a single chunk is a plain job
+    if not index.isdigit():
+        raise PayloadUnavailableError(f"{protocol.ARRAY_INDEX_VARIABLE} is {index!r}")
+    first = int(index) * int(per_child)
+    return range(first, min(int(count), first + int(per_child)))
+
+
+def read_chunk(s3: Any, pack_uri: str, tasks: range) -> list[bytes]:
+    """The chunk's pack entries (base64 payloads), in order."""
+    from . import PayloadUnavailableError, _get
+
+    what = f"entries {tasks.start}-{tasks.stop - 1} of the payload pack"
+    header = _get(s3, pack_uri, what, Range=protocol.pack_span_offsets_range(tasks.start, tasks.stop))
+    try:
+        offsets = protocol.parse_offsets(header, len(tasks) + 1)
+    except ValueError as exc:
+        raise PayloadUnavailableError(f"cannot read {what} {pack_uri}: {exc}") from None
+    body = _get(s3, pack_uri, what, Range=f"bytes={offsets[0]}-{offsets[-1] - 1}")
+    return [body[start - offsets[0] : end - offsets[0]] for start, end in zip(offsets, offsets[1:])]
+
+
+def is_cancelled(s3: Any, cancel_template: Optional[str], index: int) -> bool:
+    """Whether the submitter left a cancel marker for task `index` (missing: 404, or 403 for a
+    role that may not list the bucket)."""
+    if not cancel_template:
+        return False
+    bucket, key = protocol.split_s3_uri(cancel_template.replace(protocol.INDEX_PLACEHOLDER, str(index)))
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:  # noqa: BLE001 - any answer but "there" means: run it
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        if code not in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
+            raise
+        return False
+    return True
+
+
+def run_chunk(environ: Mapping[str, str], make_s3: Callable[[], Any],
+              sink_for: Callable[[Any, str], Any], callback_post: Callable[..., None]) -> int:
+    """Run the job's tasks in order; 0 (each task's own outcome went to Wove as its frames).
+    `sink_for(s3, results_uri)` makes a task's exchange sink; `callback_post` posts in callback mode."""
+    import wove.backend as backend
+
+    from . import PayloadUnavailableError, run_payload
+
+    s3 = make_s3()
+    results = environ.get(protocol.RESULTS_URI_VARIABLE)
+    pack = str(environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE))
+    try:
+        tasks = chunk_tasks(environ)
+        entries = read_chunk(s3, pack, tasks)
+    except PayloadUnavailableError as exc:
+        raise SystemExit(str(exc)) from None  # Batch marks the job FAILED: the watcher fails its tasks
+    for index, entry in zip(tasks, entries):
+        payload = backend.payload_from_b64(entry.decode("ascii"))
+        post = (sink_for(s3, results.replace(protocol.INDEX_PLACEHOLDER, str(index))).post if results
+                else callback_post)
+        if is_cancelled(s3, environ.get(protocol.CANCEL_URI_VARIABLE), index):
+            post(payload["callback_url"], {"type": "task_cancelled", "run_id": payload["run_id"],
+                                           "task_id": payload["task_id"]})
+            continue
+        backend.post_event = post
+        asyncio.run(run_payload(payload))
+    return 0
