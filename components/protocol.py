@@ -33,8 +33,9 @@ MAX_RESULT_BYTES_VARIABLE = "WOVE_BATCH_MAX_RESULT_BYTES"
 # one after another, each with its own results prefix (`{index}` there: the task's index).
 TASKS_PER_CHILD_VARIABLE = "WOVE_BATCH_TASKS_PER_CHILD"
 TASK_COUNT_VARIABLE = "WOVE_BATCH_TASK_COUNT"
-# s3://bucket/payloads/<session>/<batch>.cancel/{index}: present once Wove cancelled task
-# `index`; a chunk's worker looks before running each task (the job may read payloads/).
+# s3://bucket/payloads/<session>/<batch>.cancel/{index}: the JSON list of the task indices
+# Wove cancelled in array child `index`; its worker reads it before its first task and again
+# before a task at most every CANCEL_CHECK_SECONDS (the job may read payloads/).
 CANCEL_URI_VARIABLE = "WOVE_BATCH_CANCEL_URI"
 # Set by AWS Batch in each child of an array job.
 ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
@@ -103,8 +104,11 @@ def parse_offsets(data: bytes, count: int) -> list[int]:
     return offsets
 
 
-def cancel_key(session: str, batch: str, index: object) -> str:
-    return f"{PAYLOADS_PREFIX}{session}/{batch}.cancel/{index}"
+CANCEL_CHECK_SECONDS = 1.0
+
+
+def cancel_key(session: str, batch: str, child: object) -> str:
+    return f"{PAYLOADS_PREFIX}{session}/{batch}.cancel/{child}"
 
 
 def pack_entry_range(offsets: bytes, index: int) -> str:

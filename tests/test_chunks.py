@@ -20,6 +20,21 @@ from wove_batch.tools.plan import Plan
 from wove_batch.worker.chunk import chunk_tasks
 
 
+def finish_after(jobs: JobRunner, moto: MotoServer, count: int, timeout: float) -> threading.Thread:
+    """Once `count` jobs ran, or after `timeout` seconds at most, moto ends them (FAILED: it has
+    no Docker): a task that has not answered by then fails the weave instead of hanging it."""
+
+    def finish() -> None:
+        try:
+            jobs.wait_idle(count, timeout=timeout)
+        finally:
+            moto.let_moto_run_jobs()
+
+    thread = threading.Thread(target=finish)
+    thread.start()
+    return thread
+
+
 def test_auto_spreads_a_group_over_the_target_number_of_jobs() -> None:
     assert [tasks_per_child("auto", n, 100) for n in (1, 100, 101, 10_000, 25_000)] == [1, 1, 2, 100, 250]
     assert tasks_per_child(7, 10_000) == 7
@@ -50,15 +65,17 @@ def test_a_thousand_task_map_at_a_hundred_per_child_returns_every_result_in_orde
     import wove_demo_tasks
 
     with JobRunner(moto, list(stack.outputs["job_queues"].values()), worker_venv / "bin", app_dir) as jobs:
+        finisher = finish_after(jobs, moto, 10, timeout=300)
         with wove.weave() as w:
             @w.do(range(1_000), environment="batch_exchange")
             def mapped(item: int) -> int:
                 return wove_demo_tasks.square(item)
-        ran = jobs.wait_idle(10, timeout=240)
+        finisher.join()
+        ran = list(jobs.jobs.values())
     assert w.result.mapped == [i * i for i in range(1_000)]
     (parent,) = jobs.array_parents
     assert sorted(job.job_id for job in ran) == sorted(f"{parent}:{c}" for c in range(10))
-    assert [job.returncode for job in ran] == [0] * 10
+    assert [job.returncode for job in ran] == [0] * 10, [job.output[-2000:] for job in ran]
 
 
 @pytest.mark.parametrize("environments", [{"tasks_per_job": 5, "array_window_seconds": 2.0}], indirect=True)
@@ -76,8 +93,7 @@ def test_a_child_killed_mid_chunk_fails_exactly_its_unfinished_tasks(
     monkeypatch.setattr(chunks, "unfinished", lambda chunk, poller: [
         failed.append(task.slot.rsplit("/", 1)[1]) or task for task in unfinished(chunk, poller)])
     with JobRunner(moto, list(stack.outputs["job_queues"].values()), worker_venv / "bin", app_dir) as jobs:
-        finisher = threading.Thread(target=lambda: (jobs.wait_idle(2, timeout=120), moto.let_moto_run_jobs()))
-        finisher.start()
+        finisher = finish_after(jobs, moto, 2, timeout=120)
         with wove.weave() as w:
             @w.do(range(10), environment="batch_exchange")
             def mapped(item: int) -> int:
@@ -128,3 +144,19 @@ def test_a_cancelled_task_inside_a_chunk_is_not_run(
         (done,) = jobs.wait_idle(1, timeout=60)
     assert done.returncode == 0, done.output[-2000:]
     assert sorted(ran_folder.iterdir()) == []
+
+
+def test_the_cancel_list_is_read_first_and_then_at_most_once_a_second() -> None:
+    from standin_aws import StandInS3
+
+    from wove_batch.worker.chunk import Cancellations
+
+    s3 = StandInS3()
+    now = [100.0]
+    cancelled = Cancellations(s3, "s3://exchange/payloads/s/b.cancel/0", clock=lambda: now[0])
+    assert 3 not in cancelled and s3.requests == 1  # no object yet: nothing cancelled
+    s3.put_object(Bucket="exchange", Key="payloads/s/b.cancel/0", Body=b"[3, 4]")
+    now[0] += 0.5
+    assert 3 not in cancelled and s3.requests == 2  # not read again within the second (1 was the PUT)
+    now[0] += 0.5
+    assert 3 in cancelled and 4 in cancelled and 5 not in cancelled and s3.requests == 3

@@ -112,7 +112,7 @@ class WatchedBatchClient:
         self.max_task_bytes = max_task_bytes
         self.tasks_per_job = chunks.check_tasks_per_job(tasks_per_job, target_jobs)
         self.target_jobs = target_jobs
-        self._chunk_cancels: dict[str, tuple[chunks.ChunkSubmitted, str]] = {}  # task's job id -> its marker
+        self._chunk_cancels: dict[str, tuple[chunks.ChunkSubmitted, int]] = {}  # task's job id -> its chunk, index
         self._chunk_lock = threading.Lock()
         self.exchange = exchange
         self.results = results
@@ -326,13 +326,18 @@ class WatchedBatchClient:
                 for task in chunk.tasks:
                     batch, index = task.slot.rsplit("/", 1)
                     task_job_id = f"{job_id}:{child}#{index}" if array else f"{job_id}#{index}"
-                    self._chunk_cancels[task_job_id] = (chunk, protocol.cancel_key(self.exchange.session, batch, index))
+                    self._chunk_cancels[task_job_id] = (chunk, int(index))
                     chunk.task_job_ids.append(task_job_id)
+                chunk.cancel_key = protocol.cancel_key(self.exchange.session, batch, child)
 
-    def _mark_cancelled(self, chunk: chunks.ChunkSubmitted, key: str) -> dict[str, Any]:
-        assert self.exchange is not None
-        self.exchange.s3.put_object(Bucket=self.exchange.bucket, Key=key, Body=b"")
-        chunk.cancel_keys.append(key)
+    def _mark_cancelled(self, chunk: chunks.ChunkSubmitted, index: int) -> dict[str, Any]:
+        """The child's cancel object lists `index` too (written whole, under the lock: a map's
+        cancels come all at once, and S3 keeps the last PUT)."""
+        assert self.exchange is not None and chunk.cancel_key is not None
+        with chunk.lock:
+            chunk.cancelled.add(index)
+            body = json.dumps(sorted(chunk.cancelled)).encode("ascii")
+            self.exchange.s3.put_object(Bucket=self.exchange.bucket, Key=chunk.cancel_key, Body=body)
         return {}
 
     def _check_size(self, params: Mapping[str, Any], overrides: Mapping[str, Any], task_label: str) -> None:
@@ -405,7 +410,8 @@ class WatchedBatchClient:
                 for task_job_id in submitted.task_job_ids:
                     self._chunk_cancels.pop(task_job_id, None)
             if self.exchange is not None:
-                self.exchange.delete_many(submitted.cancel_keys + ([submitted.pack_key] if submitted.pack_key else []))
+                self.exchange.delete_many([key for key in (submitted.cancel_key if submitted.cancelled else None,
+                                                           submitted.pack_key) if key])
             return
         if self.poller is not None and self.results == "exchange":
             # Its last events may still be in the bucket: delivered by the next round, then dropped.

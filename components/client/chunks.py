@@ -6,13 +6,15 @@ more time being scheduled and started than running. `tasks_per_job` packs N task
 job; "auto" sizes N from the group's length and a target number of jobs. Each task stays its
 own Wove task: its own result, error and heartbeat (its own frames), and its own submission id
 (`<child id>#<task index>`), so that Wove cancels one task, not its siblings: the submitter
-leaves a cancel marker (protocol.cancel_key) that the worker reads before running the task.
+lists it in the child's cancel object (protocol.cancel_key), which the worker reads before
+its tasks (worker/chunk.py Cancellations).
 A child Batch marks FAILED fails only its tasks that had not answered (unfinished()).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -48,7 +50,9 @@ class ChunkSubmitted(Submitted):
     """A job (or array child) that runs several tasks: what the watcher holds for it."""
 
     tasks: list[Submitted] = field(default_factory=list)
-    cancel_keys: list[str] = field(default_factory=list)  # markers written: deleted when the job ends
+    cancel_key: Optional[str] = None  # the child's cancel object: deleted when the job ends
+    cancelled: set[int] = field(default_factory=set)  # task indices listed in it
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one PUT of the object at a time
     task_job_ids: list[str] = field(default_factory=list)  # the tasks' submission ids
     pack_key: Optional[str] = None  # a plain job's own pack (an array's is the array's)
 

@@ -3,7 +3,8 @@ pack (protocol.TASKS_PER_CHILD_VARIABLE), one after another.
 
 Each task is still its own Wove task: its own payload, its own results prefix (exchange
 mode) or its own callback URL (callback mode), so its own started/result/error frames; a
-task Wove cancelled before it began (a marker at CANCEL_URI) is not run and reports
+task Wove cancelled before its turn (listed in the child's object at CANCEL_URI, read before
+the first task and then at most every CANCEL_CHECK_SECONDS) is not run and reports
 `task_cancelled`. The chunk's payloads come in two ranged GETs (its offsets, then its entries:
 they are contiguous in the pack). If the process dies, the tasks that had answered keep their
 answers; the submitter fails the rest (client/chunks.py).
@@ -12,6 +13,8 @@ answers; the submitter fails the rest (client/chunks.py).
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Any, Callable, Mapping, Optional
 
 from .. import protocol
@@ -47,20 +50,31 @@ def read_chunk(s3: Any, pack_uri: str, tasks: range) -> list[bytes]:
     return [body[start - offsets[0] : end - offsets[0]] for start, end in zip(offsets, offsets[1:])]
 
 
-def is_cancelled(s3: Any, cancel_template: Optional[str], index: int) -> bool:
-    """Whether the submitter left a cancel marker for task `index` (missing: 404, or 403 for a
-    role that may not list the bucket)."""
-    if not cancel_template:
-        return False
-    bucket, key = protocol.split_s3_uri(cancel_template.replace(protocol.INDEX_PLACEHOLDER, str(index)))
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except Exception as exc:  # noqa: BLE001 - any answer but "there" means: run it
-        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-        if code not in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
-            raise
-        return False
-    return True
+class Cancellations:
+    """The task indices the submitter cancelled in this child, read again at most every
+    CANCEL_CHECK_SECONDS (a missing object: 404, or 403 for a role that may not list)."""
+
+    def __init__(self, s3: Any, uri: Optional[str], clock: Callable[[], float] = time.monotonic) -> None:
+        self.s3, self.uri, self.clock = s3, uri, clock
+        self._checked: Optional[float] = None
+        self._cancelled: set[int] = set()
+
+    def __contains__(self, index: int) -> bool:
+        if self.uri and (self._checked is None or self.clock() - self._checked >= protocol.CANCEL_CHECK_SECONDS):
+            self._checked = self.clock()
+            self._cancelled = self._read()
+        return index in self._cancelled
+
+    def _read(self) -> set[int]:
+        bucket, key = protocol.split_s3_uri(str(self.uri))
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:  # noqa: BLE001 - any answer but "there" means: none cancelled
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code not in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
+                raise
+            return set()
+        return {int(index) for index in json.loads(body)}
 
 
 def run_chunk(environ: Mapping[str, str], make_s3: Callable[[], Any],
@@ -69,7 +83,7 @@ def run_chunk(environ: Mapping[str, str], make_s3: Callable[[], Any],
     `sink_for(s3, results_uri)` makes a task's exchange sink; `callback_post` posts in callback mode."""
     import wove.backend as backend
 
-    from . import PayloadUnavailableError, run_payload
+    from . import PayloadUnavailableError, resolve_template, run_payload
 
     s3 = make_s3()
     results = environ.get(protocol.RESULTS_URI_VARIABLE)
@@ -79,11 +93,14 @@ def run_chunk(environ: Mapping[str, str], make_s3: Callable[[], Any],
         entries = read_chunk(s3, pack, tasks)
     except PayloadUnavailableError as exc:
         raise SystemExit(str(exc)) from None  # Batch marks the job FAILED: the watcher fails its tasks
+    cancel_uri = environ.get(protocol.CANCEL_URI_VARIABLE)
+    cancelled = Cancellations(s3, resolve_template(cancel_uri, {protocol.ARRAY_INDEX_VARIABLE: "0", **environ})
+                              if cancel_uri else None)
     for index, entry in zip(tasks, entries):
         payload = backend.payload_from_b64(entry.decode("ascii"))
         post = (sink_for(s3, results.replace(protocol.INDEX_PLACEHOLDER, str(index))).post if results
                 else callback_post)
-        if is_cancelled(s3, environ.get(protocol.CANCEL_URI_VARIABLE), index):
+        if index in cancelled:
             post(payload["callback_url"], {"type": "task_cancelled", "run_id": payload["run_id"],
                                            "task_id": payload["task_id"]})
             continue
