@@ -1,8 +1,10 @@
 """How long `python -m wove_batch plan` takes as a cluster grows.
 
-For 1, 10 and 100 job queues (3 compute environments and 3 job definitions per queue, one
-Wove environment per definition), validate the spec and run the real stack program on
-Pulumi's mocks engine, and print seconds and resources per second.
+For 1, 10 and 50 job queues (3 compute environments per queue, drawn from a pool of at most
+50: AWS's quotas are 50 job queues and 50 compute environments per account and region,
+limits.py; 3 job definitions per queue, one Wove environment per definition), validate the
+spec and run the real stack program on Pulumi's mocks engine, and print seconds and
+resources per second.
 
     .venv/bin/python benchmarks/plan_scale.py [--repeat N]
 """
@@ -18,16 +20,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from wove_batch.aws.limits import COMPUTE_ENVIRONMENTS_MAX  # noqa: E402
 from wove_batch.tools.plan import run_stack  # noqa: E402
 from wove_batch.tools.stack_config import StackFile, validate_stack  # noqa: E402
 
 
 def cluster_with(queues: int) -> dict:
     compute, job_queues, definitions, environments = {}, {}, {}, {}
+    pool = min(3 * queues, COMPUTE_ENVIRONMENTS_MAX)
     for q in range(queues):
-        names = [f"q{q}-ce{c}" for c in range(3)]
-        for c, name in enumerate(names):
-            compute[name] = {"type": "SPOT" if c else "EC2", "instance_types": ["m6i", "c6i"], "max_vcpus": 64}
+        names = [f"ce{(3 * q + c) % pool}" for c in range(3)]
+        for name in names:
+            spot = int(name[2:]) % 3 != 0
+            compute[name] = {"type": "SPOT" if spot else "EC2", "instance_types": ["m6i", "c6i"], "max_vcpus": 64}
         job_queues[f"q{q}"] = {"priority": q, "compute_environments": names}
         for d in range(3):
             definitions[f"q{q}-jd{d}"] = {"vcpus": 1 + d, "memory": 2048 * (d + 1)}
@@ -46,7 +51,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     repeat = parser.parse_args().repeat
     print(f"{'queues':>6} {'resources':>9} {'check s':>8} {'plan s':>8} {'resources/s':>11}")
-    for queues in (1, 10, 100):
+    for queues in (1, 10, 50):
         config = {"aws:region": "us-east-1", "wove-batch:cluster": cluster_with(queues)}
         stack = StackFile(REPO / "Pulumi.bench.yaml", REPO, "wove-batch", "bench", config)
         checks, plans, count = [], [], 0

@@ -25,12 +25,25 @@ PAYLOAD_URI_VARIABLE = "WOVE_BATCH_PAYLOAD_URI"
 PAYLOAD_PACK_URI_VARIABLE = "WOVE_BATCH_PAYLOAD_PACK_URI"
 # s3://bucket/prefix/ the job writes its events under (exchange mode); `{index}` as above.
 RESULTS_URI_VARIABLE = "WOVE_BATCH_RESULTS_URI"
+# The largest result (pickled bytes) a task may return; over it the worker reports
+# TaskTooLargeError before uploading anything (transfer.py).
+MAX_RESULT_BYTES_VARIABLE = "WOVE_BATCH_MAX_RESULT_BYTES"
+# Several tasks per job (an array child, or a plain job as child 0): child c runs tasks
+# c*N .. c*N+N-1 of the pack (N = TASKS_PER_CHILD, fewer in the last child, TASK_COUNT in all),
+# one after another, each with its own results prefix (`{index}` there: the task's index).
+TASKS_PER_CHILD_VARIABLE = "WOVE_BATCH_TASKS_PER_CHILD"
+TASK_COUNT_VARIABLE = "WOVE_BATCH_TASK_COUNT"
+# s3://bucket/payloads/<session>/<batch>.cancel/{index}: the JSON list of the task indices
+# Wove cancelled in array child `index`; its worker reads it before its first task and again
+# before a task at most every CANCEL_CHECK_SECONDS (the job may read payloads/).
+CANCEL_URI_VARIABLE = "WOVE_BATCH_CANCEL_URI"
 # Set by AWS Batch in each child of an array job.
 ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
 INDEX_PLACEHOLDER = "{index}"
 
 # Variables a job definition may not set: the submitter sets them per job.
-RESERVED_VARIABLES = (INLINE_PAYLOAD_VARIABLE, PAYLOAD_URI_VARIABLE, PAYLOAD_PACK_URI_VARIABLE, RESULTS_URI_VARIABLE)
+RESERVED_VARIABLES = (INLINE_PAYLOAD_VARIABLE, PAYLOAD_URI_VARIABLE, PAYLOAD_PACK_URI_VARIABLE, RESULTS_URI_VARIABLE,
+                      MAX_RESULT_BYTES_VARIABLE, TASKS_PER_CHILD_VARIABLE, TASK_COUNT_VARIABLE, CANCEL_URI_VARIABLE)
 
 # A pack starts with len(payloads) + 1 offsets of PACK_OFFSET_WIDTH ASCII digits each: entry i
 # is bytes [offset i, offset i+1) of the object. One PUT per array job instead of one per task.
@@ -73,6 +86,29 @@ def pack_offsets_range(index: int) -> str:
     """The HTTP Range of entry `index`'s two offsets."""
     start = index * PACK_OFFSET_WIDTH
     return f"bytes={start}-{start + 2 * PACK_OFFSET_WIDTH - 1}"
+
+
+def pack_span_offsets_range(first: int, stop: int) -> str:
+    """The HTTP Range of the offsets of entries first .. stop-1 (stop - first + 1 offsets)."""
+    return f"bytes={first * PACK_OFFSET_WIDTH}-{(stop + 1) * PACK_OFFSET_WIDTH - 1}"
+
+
+def parse_offsets(data: bytes, count: int) -> list[int]:
+    """`count` offsets of a pack header; ValueError for anything else."""
+    text = data.decode("ascii")
+    if len(text) != count * PACK_OFFSET_WIDTH or not text.isdigit():
+        raise ValueError(f"not a pack header: {text[:64]!r}")
+    offsets = [int(text[i : i + PACK_OFFSET_WIDTH]) for i in range(0, len(text), PACK_OFFSET_WIDTH)]
+    if any(end <= start for start, end in zip(offsets, offsets[1:])):
+        raise ValueError(f"empty or reversed entries in {offsets[:8]}")
+    return offsets
+
+
+CANCEL_CHECK_SECONDS = 1.0
+
+
+def cancel_key(session: str, batch: str, child: object) -> str:
+    return f"{PAYLOADS_PREFIX}{session}/{batch}.cancel/{child}"
 
 
 def pack_entry_range(offsets: bytes, index: int) -> str:

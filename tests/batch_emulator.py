@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional
 
 import boto3
 
-from wove_batch.protocol import ARRAY_INDEX_VARIABLE, PAYLOAD_PACK_URI_VARIABLE
+from wove_batch.protocol import ARRAY_INDEX_VARIABLE, PAYLOAD_PACK_URI_VARIABLE, TASKS_PER_CHILD_VARIABLE
 from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, Plan
 
 REGION = "us-east-1"
@@ -354,6 +354,7 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
             template = ec2.create_launch_template(
                 LaunchTemplateName=name,
                 LaunchTemplateData={
+                    "UserData": inputs["userData"],
                     "MetadataOptions": {
                         "HttpEndpoint": metadata["httpEndpoint"],
                         "HttpTokens": metadata["httpTokens"],
@@ -375,7 +376,6 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
                         {"ResourceType": spec["resourceType"], "Tags": [{"Key": k, "Value": v} for k, v in spec["tags"].items()]}
                         for spec in inputs["tagSpecifications"]
                     ],
-                    **({"UserData": inputs["userData"]} if "userData" in inputs else {}),
                 },
             )["LaunchTemplate"]
             ids[resource.state["id"]] = template["LaunchTemplateId"]
@@ -573,8 +573,11 @@ class JobRunner:
                     ":" not in job["jobId"] and PAYLOAD_PACK_URI_VARIABLE in variables
                 ):
                     # An array job runs as its children (TRANSLATIONS["array jobs"]).
-                    self.array_parents.add(job["jobId"])
                     children = self.batch.list_jobs(arrayJobId=job["jobId"])["jobSummaryList"]
+                    if not children and TASKS_PER_CHILD_VARIABLE in variables:
+                        self._start(job)  # several tasks in one plain job: a pack, but no children
+                        continue
+                    self.array_parents.add(job["jobId"])
                     self._start_new([child["jobId"] for child in children])
                 elif job["jobId"] not in self.jobs:  # a child may come with its parent's listing too
                     self._start(job)

@@ -233,6 +233,15 @@ class StandInS3:
             self.objects.pop((Bucket, Key), None)
         return {}
 
+    def delete_objects(self, *, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        self._request()
+        if len(Delete["Objects"]) > 1000:
+            raise client_error("MalformedXML", "more than 1000 keys", 400, "DeleteObjects")
+        with self._lock:
+            for item in Delete["Objects"]:
+                self.objects.pop((Bucket, item["Key"]), None)
+        return {}
+
     def list_objects_v2(self, *, Bucket: str, Prefix: str = "", **_: Any) -> dict[str, Any]:
         self._request()
         with self._lock:

@@ -155,7 +155,7 @@ def test_planned_resources_pass_cfn_lint_with_cloudformations_schemas(planned: d
                     properties[key[0].upper() + key[1:]] = _cfn(inputs[key])
             resources[_logical(resource.name)] = {"Type": "AWS::Batch::JobDefinition", "Properties": properties}
         for resource in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
-            data = _cfn({key: resource.inputs[key] for key in ("metadataOptions", "blockDeviceMappings")})
+            data = _cfn({key: resource.inputs[key] for key in ("metadataOptions", "blockDeviceMappings", "userData")})
             for mapping in data["BlockDeviceMappings"]:
                 mapping["Ebs"] = {**mapping["Ebs"], "Encrypted": True, "DeleteOnTermination": True}  # the provider's "true"
             data["TagSpecifications"] = [{"ResourceType": spec["resourceType"], "Tags": _tags(spec["tags"])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -19,6 +20,21 @@ ECS_TASKS_TRUST = json.dumps(
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }
 )
+
+# The ECS agent runs a cached (digest-pinned) image without pulling it again; Batch merges a
+# MIME multi-part archive with its own user data.
+USER_DATA = b"""MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="==wove-batch=="
+
+--==wove-batch==
+Content-Type: text/x-shellscript; charset="us-ascii"
+
+#!/bin/bash
+set -euo pipefail
+echo ECS_IMAGE_PULL_BEHAVIOR=prefer-cached >> /etc/ecs/ecs.config
+
+--==wove-batch==--
+"""
 
 
 def arn(kind: str, logical: str) -> str:
@@ -208,6 +224,7 @@ def test_minimal_cluster_batch_inputs() -> None:
     assert plan.named("wove-test-lt-cpu").inputs == {
         "description": "wove-batch wove-test compute environment cpu",
         "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
+        "userData": base64.b64encode(USER_DATA).decode(),
         "blockDeviceMappings": [
             {
                 "deviceName": "/dev/xvda",

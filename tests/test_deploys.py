@@ -269,6 +269,7 @@ def test_a_definition_with_swap_gets_instances_with_a_swap_file_that_size() -> N
         '--==wove-batch==\nContent-Type: text/x-shellscript; charset="us-ascii"\n\n'
         "#!/bin/bash\n"
         "set -euo pipefail\n"
+        "echo ECS_IMAGE_PULL_BEHAVIOR=prefer-cached >> /etc/ecs/ecs.config\n"
         "if ! swapon --show=NAME --noheadings | grep -qx /var/lib/wove-batch.swap; then\n"
         "  dd if=/dev/zero of=/var/lib/wove-batch.swap bs=1M count=2048 status=none\n"
         "  chmod 600 /var/lib/wove-batch.swap\n"
@@ -278,9 +279,12 @@ def test_a_definition_with_swap_gets_instances_with_a_swap_file_that_size() -> N
     )
     linux = json.loads(plan.named("wove-test-jobdef-worker").inputs["containerProperties"])["linuxParameters"]
     assert (linux["maxSwap"], linux["swappiness"]) == (2048, 10)
-    assert "userData" not in plan_of(MINIMAL).named("wove-test-lt-cpu").inputs  # no swap asked: none made
-    assert "userData" not in plan_of({**MINIMAL, "job_definitions": {"worker": {"max_swap_mib": 0}}}).named(
-        "wove-test-lt-cpu").inputs
+    no_swap = ('MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="==wove-batch=="\n\n'
+               '--==wove-batch==\nContent-Type: text/x-shellscript; charset="us-ascii"\n\n'
+               "#!/bin/bash\nset -euo pipefail\necho ECS_IMAGE_PULL_BEHAVIOR=prefer-cached >> /etc/ecs/ecs.config\n\n"
+               "--==wove-batch==--\n")
+    for cluster in (MINIMAL, {**MINIMAL, "job_definitions": {"worker": {"max_swap_mib": 0}}}):  # no swap asked: none made
+        assert base64.b64decode(plan_of(cluster).named("wove-test-lt-cpu").inputs["userData"]).decode() == no_swap
 
 
 # 10: EFS the worker cannot write ------------------------------------------------------------------

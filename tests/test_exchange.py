@@ -163,6 +163,11 @@ class FlakyBucket:
         self.deleted.append(Key)
         self.objects.pop(Key, None)
 
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        for item in Delete["Objects"]:
+            self.delete_object(Bucket=Bucket, Key=item["Key"])
+        return {}
+
     def get_paginator(self, name: str) -> Any:
         assert name == "list_objects_v2"
         bucket = self

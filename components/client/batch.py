@@ -25,6 +25,9 @@ the adapter's traps on AWS and carries the task's data.
   started (CancelJob leaves a STARTING or RUNNING job running).
 - Exit sweep (exit_sweep.py): `sweep()` terminates this client's jobs still unfinished and
   deletes their payloads.
+- Several tasks per job (`tasks_per_job`, chunks.py): an array child runs N tasks of its
+  group one after another; a task of such a child is cancelled by a marker its worker reads
+  before running it, and a child that dies fails only its tasks that had not answered.
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Union
 
 from .. import protocol
-from ..aws.limits import INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
+from ..aws.limits import ARRAY_SIZE_MAX, INLINE_OVERRIDES_BUDGET, SUBMIT_JOB_MAX_BYTES
+from . import chunks
 from .arrays import ArrayBatcher, Queued
 from .exchange import Exchange, Expected, ResultPoller
 from .failures import BatchJobFailedError, LogSource
@@ -110,10 +114,20 @@ class WatchedBatchClient(JobEnds):
         runnable_timeout_seconds: Optional[float] = None,
         unknown_after_seconds: float = 30.0,
         progress: Optional[Progress] = None,
+        max_task_bytes: Optional[int] = None,
+        tasks_per_job: Union[int, str] = 1,
+        target_jobs: int = chunks.TARGET_JOBS,
     ) -> None:
         if results == "exchange" and exchange is None:
             raise ValueError("exchange results need the exchange bucket")
+        if max_task_bytes is not None and not (isinstance(max_task_bytes, int) and max_task_bytes > 0):
+            raise ValueError(f"max_task_bytes: {max_task_bytes!r} is not a positive number of bytes")
         self._client = client
+        self.max_task_bytes = max_task_bytes
+        self.tasks_per_job = chunks.check_tasks_per_job(tasks_per_job, target_jobs)
+        self.target_jobs = target_jobs
+        self._chunk_cancels: dict[str, tuple[chunks.ChunkSubmitted, int]] = {}  # task's job id -> its chunk, index
+        self._chunk_lock = threading.Lock()
         self.exchange = exchange
         self.results = results
         # Wove's callback server is in this process: events go to it directly, never by proxy.
@@ -133,8 +147,10 @@ class WatchedBatchClient(JobEnds):
         self._owns_submitter = submitter is None
         self.submitter = submitter or Submitter()
         # Children read their payloads from the exchange bucket: no bucket, no array jobs.
+        group_max = ARRAY_SIZE_MAX * (tasks_per_job if isinstance(tasks_per_job, int) else 1)
         self.batcher: Optional[ArrayBatcher[PreparedJob]] = (
-            ArrayBatcher(array_window_seconds, self._flush_later) if array_jobs and exchange is not None else None
+            ArrayBatcher(array_window_seconds, self._flush_later, group_max)
+            if array_jobs and exchange is not None else None
         )
         self.watcher = JobWatcher(client, poll_seconds, on_failed=self._job_failed, on_ended=self._job_ended,
                                   on_array_ended=self._array_ended, on_succeeded=self._job_succeeded,
@@ -168,9 +184,16 @@ class WatchedBatchClient(JobEnds):
 
     def cancel_job(self, *, jobId: str, reason: str = CANCEL_REASON, **_: Any) -> Any:
         """TerminateJob: ends the job (or array child) whatever its state; retried on throttling.
-        Its task then hears Wove's `task_cancelled` (reports.py), not a failure."""
-        self.reports.cancelling(jobId)
-        call = lambda: self.submitter.call(self._client.terminate_job, jobId=jobId, reason=reason)  # noqa: E731
+        A task that shares its job with others: a cancel marker instead (chunks.py), which its
+        worker reads before running it; it then reports Wove's `task_cancelled` itself. Any other
+        task hears `task_cancelled` from the reports (reports.py), not a failure."""
+        with self._chunk_lock:
+            chunk = self._chunk_cancels.pop(jobId, None)
+        if chunk is not None:
+            call = lambda: self._mark_cancelled(*chunk)  # noqa: E731
+        else:
+            self.reports.cancelling(jobId)
+            call = lambda: self.submitter.call(self._client.terminate_job, jobId=jobId, reason=reason)  # noqa: E731
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -183,12 +206,21 @@ class WatchedBatchClient(JobEnds):
         inline = [v for v in variables if v.get("name") == protocol.INLINE_PAYLOAD_VARIABLE]
         others = [v for v in variables if v.get("name") != protocol.INLINE_PAYLOAD_VARIABLE]
         payload = inline[-1]["value"] if inline else None
-        task = json.loads(base64.b64decode(payload)) if payload else {}
+        decoded = base64.b64decode(payload) if payload else b""
+        task = json.loads(decoded) if payload else {}
         raw_name = str(params.get("jobName", "wove"))
         run_id = str(task.get("run_id") or "")
         prefix = raw_name[: -len(run_id) - 1] if run_id and raw_name.endswith(f"-{run_id}") else "wove"
         params = dict(params, jobName=batch_job_name(raw_name))
         label = str(task.get("task_name") or task.get("task_id") or params["jobName"])
+        if self.max_task_bytes is not None:
+            if len(decoded) > self.max_task_bytes:
+                raise PayloadTooLargeError(
+                    f"task {label!r}: its payload is {len(decoded)} bytes, over max_task_bytes={self.max_task_bytes}; "
+                    "nothing was uploaded or submitted"
+                )
+            if self.results == "exchange":  # the worker refuses a result over it (worker.refuse_oversized_result)
+                others.append({"name": protocol.MAX_RESULT_BYTES_VARIABLE, "value": str(self.max_task_bytes)})
         return PreparedJob(params, overrides, others, payload, task, label, prefix)
 
     def _submit_plain_to(self, queued: Queued[PreparedJob]) -> None:
@@ -248,28 +280,33 @@ class WatchedBatchClient(JobEnds):
     def _submit_group(self, group: list[Queued[PreparedJob]]) -> None:
         """On a pool thread: a group the batcher closed, as one plain job or one array job."""
         live = [queued for queued in group if not queued.job.cancelled.is_set()]
+        per_child = chunks.tasks_per_child(self.tasks_per_job, len(live), self.target_jobs)
         if len(live) <= 1:
             for queued in live:
                 self._submit_plain_to(queued)
             return
         try:
-            response, name = self._submit_array([queued.job for queued in live])
+            response, name = self._submit_array([queued.job for queued in live], per_child)
         except BaseException as exc:  # noqa: BLE001 - every task of the group gets the error
             for queued in live:
                 settle(queued.loop, queued.future, error=exc)
             return
+        several = chunks.child_count(len(live), per_child) > 1
         for index, queued in enumerate(live):
-            child_id = f"{response['jobId']}:{index}"
-            arn = f"{response['jobArn']}:{index}" if response.get("jobArn") else None
-            settle(queued.loop, queued.future, result={"jobId": child_id, "jobName": name, "jobArn": arn},
-                   if_abandoned=lambda child_id=child_id: self._terminate_later(child_id))
+            child = index // per_child
+            child_id = f"{response['jobId']}:{child}" if several else response["jobId"]
+            arn = (f"{response['jobArn']}:{child}" if several else response["jobArn"]) if response.get("jobArn") else None
+            task_id = child_id if per_child == 1 else f"{child_id}#{index}"
+            settle(queued.loop, queued.future, result={"jobId": task_id, "jobName": name, "jobArn": arn},
+                   if_abandoned=lambda task_id=task_id: self._terminate_later(task_id))
 
-    def _submit_array(self, jobs: list[PreparedJob]) -> tuple[dict[str, Any], str]:
+    def _submit_array(self, jobs: list[PreparedJob], per_child: int = 1) -> tuple[dict[str, Any], str]:
         exchange = self.exchange
         assert exchange is not None
         batch = uuid.uuid4().hex
         first = jobs[0]
         names = {job.task.get("task_id") or job.label for job in jobs}
+        children_count = chunks.child_count(len(jobs), per_child)
         name = batch_job_name(f"{first.prefix}-{names.pop() if len(names) == 1 else 'tasks'}-x{len(jobs)}-{batch}")
         label = f"{first.label} (array of {len(jobs)})"
         pack_key = exchange.put_pack(batch, [str(job.payload_b64) for job in jobs], task=label)
@@ -279,27 +316,50 @@ class WatchedBatchClient(JobEnds):
         if self.results == "exchange":
             variables.append({"name": protocol.RESULTS_URI_VARIABLE,
                               "value": exchange.results_uri(f"{batch}/{protocol.INDEX_PLACEHOLDER}")})
+        tasks = [Submitted(job.task, name, f"{batch}/{index}", None) for index, job in enumerate(jobs)]
+        children: dict[int, Submitted] = dict(enumerate(tasks))
+        if per_child > 1:
+            variables += [
+                {"name": protocol.TASKS_PER_CHILD_VARIABLE, "value": str(per_child)},
+                {"name": protocol.TASK_COUNT_VARIABLE, "value": str(len(jobs))},
+                {"name": protocol.CANCEL_URI_VARIABLE, "value": exchange.payload_uri(
+                    protocol.cancel_key(exchange.session, batch, protocol.INDEX_PLACEHOLDER))},
+            ]
+            children = {child: chunks.ChunkSubmitted(
+                tasks[child * per_child].task, name, f"{batch}/chunk-{child}", None,
+                tasks=tasks[child * per_child : (child + 1) * per_child]) for child in range(children_count)}
         overrides = dict(first.overrides, environment=variables)
-        params = dict(first.params, jobName=name, containerOverrides=overrides, arrayProperties={"size": len(jobs)})
-        children = {index: Submitted(job.task, name, f"{batch}/{index}", None) for index, job in enumerate(jobs)}
+        params = dict(first.params, jobName=name, containerOverrides=overrides)
+        if children_count > 1:
+            params["arrayProperties"] = {"size": children_count}
         try:
             self._check_size(params, overrides, label)
             if self.results == "exchange":
                 assert self.poller is not None
-                for child in children.values():
-                    self.poller.expect(child.slot, Expected(child.task["run_id"], child.task.get("task_id"),
-                                                            child.task["callback_url"], None))
-            response = self._send(params, lambda answer: self._watch_array(answer, name, children, pack_key))
+                for task in tasks:
+                    self.poller.expect(task.slot, Expected(task.task["run_id"], task.task.get("task_id"),
+                                                           task.task["callback_url"], None))
+            response = self._send(params, lambda answer: self._watch_array(answer, name, children, pack_key,
+                                                                          per_child, len(tasks)))
         except BaseException:
-            self._abandon([child.slot for child in children.values()], pack_key)
+            self._abandon([task.slot for task in tasks], pack_key)
             raise
         return response, name
 
     def _watch_array(self, response: dict[str, Any], name: str, children: dict[int, Submitted],
-                     pack_key: Optional[str]) -> None:
+                     pack_key: Optional[str], per_child: int, task_count: int) -> None:
+        """The watcher takes the job: an array, or (one chunk of tasks) a plain job."""
         if self.progress is not None:
-            self.progress.submitted(len(children))
-        self.watcher.watch_array(response["jobId"], WatchedArray(name, children, pack_key))
+            self.progress.submitted(task_count)
+        if per_child > 1:
+            self._expect_cancels(response["jobId"], children, len(children) > 1)
+        if len(children) > 1:
+            self.watcher.watch_array(response["jobId"], WatchedArray(name, children, pack_key))
+        else:
+            only = children[0]
+            assert isinstance(only, chunks.ChunkSubmitted)
+            only.pack_key = pack_key
+            self.watcher.watch(response["jobId"], only)
 
     def _send(self, params: dict[str, Any], watch: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """SubmitJob through the submitter, counted in flight until `watch(response)` recorded
@@ -317,6 +377,29 @@ class WatchedBatchClient(JobEnds):
             with self._flight:
                 self._in_flight -= 1
                 self._flight.notify_all()
+
+    def _expect_cancels(self, job_id: str, children: Mapping[int, Submitted], array: bool) -> None:
+        """Each chunked task's submission id, and the marker that cancels it."""
+        assert self.exchange is not None
+        with self._chunk_lock:
+            for child, chunk in children.items():
+                assert isinstance(chunk, chunks.ChunkSubmitted)
+                for task in chunk.tasks:
+                    batch, index = task.slot.rsplit("/", 1)
+                    task_job_id = f"{job_id}:{child}#{index}" if array else f"{job_id}#{index}"
+                    self._chunk_cancels[task_job_id] = (chunk, int(index))
+                    chunk.task_job_ids.append(task_job_id)
+                chunk.cancel_key = protocol.cancel_key(self.exchange.session, batch, child)
+
+    def _mark_cancelled(self, chunk: chunks.ChunkSubmitted, index: int) -> dict[str, Any]:
+        """The child's cancel object lists `index` too (written whole, under the lock: a map's
+        cancels come all at once, and S3 keeps the last PUT)."""
+        assert self.exchange is not None and chunk.cancel_key is not None
+        with chunk.lock:
+            chunk.cancelled.add(index)
+            body = json.dumps(sorted(chunk.cancelled)).encode("ascii")
+            self.exchange.s3.put_object(Bucket=self.exchange.bucket, Key=chunk.cancel_key, Body=body)
+        return {}
 
     def _check_size(self, params: Mapping[str, Any], overrides: Mapping[str, Any], task_label: str) -> None:
         """What is left over once the payload is by reference: the environment's own overrides."""
@@ -345,8 +428,14 @@ class WatchedBatchClient(JobEnds):
     def _terminate_later(self, job_id: str) -> None:
         """A job whose task Wove cancelled while its submit was in flight: ended, not left to run."""
 
+        with self._chunk_lock:
+            chunk = self._chunk_cancels.pop(job_id, None)
+
         def terminate() -> None:
             try:
+                if chunk is not None:  # its siblings carry on
+                    self._mark_cancelled(*chunk)
+                    return
                 self.submitter.call(self._client.terminate_job, jobId=job_id, reason=CANCEL_REASON)
             except Exception:  # noqa: BLE001 - logged: nobody waits for it
                 log.warning("could not terminate job %s of a cancelled task", job_id, exc_info=True)

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from . import exit_sweep
 from .batch import WatchedBatchClient
+from .chunks import TARGET_JOBS
 from .exchange import Exchange
 from .failures import LogSource
 from .progress import Progress
@@ -52,6 +53,9 @@ def wove_environments(
     unknown_after_seconds: float = 30.0,
     progress: Optional[bool] = None,
     exit_sweep_jobs: bool = True,
+    max_task_bytes: Optional[int] = None,
+    tasks_per_job: Union[int, str, None] = None,
+    target_jobs: int = TARGET_JOBS,
 ) -> dict[str, dict[str, Any]]:
     """The stack's `wove_environments`, each with a WatchedBatchClient injected.
 
@@ -84,6 +88,15 @@ def wove_environments(
     the default), through the `wove_batch.progress` logger otherwise; False turns it off.
     `exit_sweep_jobs` (default on): at exit, Ctrl-C and SIGTERM, jobs of this process still
     queued or running are terminated and their payloads deleted (exit_sweep.py).
+
+    `max_task_bytes`: a task whose payload is larger is refused before anything is uploaded
+    (PayloadTooLargeError), and in exchange mode a result that pickles larger becomes the
+    task's TaskTooLargeError in the worker, before it uploads anything. None: no limit.
+
+    `tasks_per_job`: up to this many tasks of one group (a map's tasks that arrived together)
+    run one after another in each array child, each still its own Wove task; "auto" spreads a
+    group over `target_jobs` jobs; None keeps each environment's stack setting
+    (`tasks_per_job`, default 1).
 
     The result sets no default environment: `local` stays Wove's default, and tasks go to Batch
     only where a task says so with `@w.do(environment=...)`.
@@ -136,6 +149,9 @@ def wove_environments(
             runnable_timeout_seconds=runnable_timeout_seconds,
             unknown_after_seconds=unknown_after_seconds,
             progress=shared_progress,
+            max_task_bytes=max_task_bytes,
+            tasks_per_job=settings.get("tasks_per_job", 1) if tasks_per_job is None else tasks_per_job,
+            target_jobs=target_jobs,
         )
         if exit_sweep_jobs:
             exit_sweep.register(client)

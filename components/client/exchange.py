@@ -12,6 +12,11 @@ prefix: a result written before the job failed is delivered (and wins over the f
 which `if_silent` reports only when no final event came); what a retried attempt writes after
 the first final event is deleted, not delivered again; the payload stays for such a retry
 and is deleted with the slot.
+
+Requests per task: the worker's `task_started` is not fetched (its key names its type, and the
+poller knows its run and task); a large result is fetched in ranges and decoded piece by
+piece (transfer.read_frame) and handed to Wove's server in this process (handoff.py); the
+round's delivered keys go in one DeleteObjects per DELETE_BATCH.
 """
 
 from __future__ import annotations
@@ -25,14 +30,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from .. import protocol
+from .. import protocol, transfer
+from . import handoff
 from .background import OnDemandLoop
 from .local_callback import post_body
 
 log = logging.getLogger(__name__)
+# Before any weave starts Wove's callback server: the poller hands frames to it (handoff.py).
+handoff.install()
 
 TERMINAL_EVENTS = ("task_result", "task_error", "task_cancelled")
 DELIVERY_THREADS = 16  # slots fetched and handed over at once
+DELETE_BATCH = 1000  # keys per DeleteObjects: S3's maximum
 
 
 class ExchangeError(RuntimeError):
@@ -92,6 +101,19 @@ class Exchange:
     def results_uri(self, slot: str) -> str:
         return protocol.s3_uri(self.bucket, protocol.results_prefix(self.session, slot))
 
+    def delete_many(self, keys: list[str]) -> None:
+        """DeleteObjects, DELETE_BATCH keys a request; what S3 refuses is left to the lifecycle rule."""
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            try:
+                answer = self.s3.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": key} for key in batch], "Quiet": True})
+            except Exception:  # noqa: BLE001 - the lifecycle rule expires what is left
+                log.info("could not delete %d objects in s3://%s", len(batch), self.bucket, exc_info=True)
+                continue
+            for error in answer.get("Errors") or []:
+                log.info("could not delete s3://%s/%s: %s", self.bucket, error.get("Key"), error.get("Code"))
+
     def delete(self, key: str) -> None:
         try:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
@@ -116,6 +138,8 @@ class ResultPoller:
                                   self._lock)
         self.polls = 0  # LIST requests made: what the README's cost figures count
         self._pool: Optional[ThreadPoolExecutor] = None  # made at the first round with several slots
+        # The default: decoded here, handed to Wove's server in this process (else posted).
+        self._decodes = post is post_body
 
     def expect(self, slot: str, task: Expected) -> None:
         with self._lock:
@@ -135,6 +159,11 @@ class ResultPoller:
             if task is not None:
                 task.if_silent = if_silent
                 self._retired[slot] = self._round
+
+    def expects(self, slot: str) -> bool:
+        """Whether the slot's final event is still to be delivered."""
+        with self._lock:
+            return slot in self._expected
 
     @property
     def outstanding(self) -> int:
@@ -165,13 +194,13 @@ class ResultPoller:
             self._round += 1
             this_round = self._round
         prefix = protocol.results_prefix(exchange.session)
-        keys: list[str] = []
+        sizes: dict[str, int] = {}
         for page in exchange.s3.get_paginator("list_objects_v2").paginate(Bucket=exchange.bucket, Prefix=prefix):
             self.polls += 1
-            keys.extend(item["Key"] for item in page.get("Contents", []))
-        by_slot: dict[str, list[str]] = {}
-        for key in sorted(keys):
-            by_slot.setdefault(key[len(prefix) :].rsplit("/", 1)[0], []).append(key)
+            sizes.update((item["Key"], int(item.get("Size", 0))) for item in page.get("Contents", []))
+        by_slot: dict[str, list[tuple[str, int]]] = {}
+        for key in sorted(sizes):
+            by_slot.setdefault(key[len(prefix) :].rsplit("/", 1)[0], []).append((key, sizes[key]))
         # Each slot's events in order; slots at once (a map's results arrive together).
         if len(by_slot) > 1:
             if self._pool is None:
@@ -180,31 +209,34 @@ class ResultPoller:
         else:
             counts = [self._deliver_slot(slot, slot_keys) for slot, slot_keys in by_slot.items()]
         delivered = sum(counts)
+        exchange.delete_many(sorted(sizes))  # delivered, or nobody waits for them any more
         with self._lock:
             done = [slot for slot, retired_in in self._retired.items() if retired_in < this_round]
         for slot in done:
             self._finish(slot)
         return delivered
 
-    def _deliver_slot(self, slot: str, keys: list[str]) -> int:
+    def _deliver_slot(self, slot: str, keys: list[tuple[str, int]]) -> int:
         delivered = 0
-        for key in keys:
+        for key, size in keys:
             with self._lock:
                 task = self._expected.get(slot)
             if task is not None and not task.answered:
-                self._deliver(slot, task, key)
+                self._deliver(slot, task, key, size)
                 delivered += 1
-            self.exchange.delete(key)  # delivered, or nobody waits for it any more
         return delivered
 
-    def _deliver(self, slot: str, task: Expected, key: str) -> None:
-        body = self.exchange.s3.get_object(Bucket=self.exchange.bucket, Key=key)["Body"].read()
-        frame = json.loads(body)
+    def _deliver(self, slot: str, task: Expected, key: str, size: int) -> None:
+        if self._decodes:
+            frame = self._decoded(key, size)
+        else:
+            frame = json.loads(self.exchange.s3.get_object(Bucket=self.exchange.bucket, Key=key)["Body"].read())
         # The poller knows whose slot this is; a worker that could not read its payload does not.
         frame["run_id"] = task.run_id
         frame.setdefault("task_id", task.task_id)
         try:
-            self._post(task.callback_url, json.dumps(frame, separators=(",", ":")).encode("utf-8"))
+            if not (self._decodes and handoff.hand_off(task.callback_url, frame)):
+                self._post(task.callback_url, self._body(frame))
         except Exception:  # noqa: BLE001 - the weave is gone: nobody to hand it to
             log.info("could not deliver %s to %s", key, task.callback_url, exc_info=True)
             task.answered = True  # nobody to tell of a silent end either
@@ -215,6 +247,19 @@ class ResultPoller:
             task.answered = True
             if not task.watched:
                 self._finish(slot)
+
+    def _decoded(self, key: str, size: int) -> dict[str, Any]:
+        if key.endswith("-task_started.json"):
+            return {"type": "task_started"}  # all it holds is its run and task: no GET
+        return transfer.read_frame(self.exchange.s3, self.exchange.bucket, key, size)
+
+    def _body(self, frame: dict[str, Any]) -> bytes:
+        """The JSON body of a frame; a decoded one is encoded again (no server in this process)."""
+        if self._decodes:
+            from wove.backend import serialize_frame
+
+            frame = serialize_frame(frame)
+        return json.dumps(frame, separators=(",", ":")).encode("utf-8")
 
     def _finish(self, slot: str) -> None:
         task = self.forget(slot)

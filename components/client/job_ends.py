@@ -7,6 +7,7 @@ import logging
 from typing import Any, Optional
 
 from ..aws.limits import DESCRIBE_JOBS_MAX_IDS
+from .chunks import ChunkSubmitted
 from .watcher import Submitted, WatchedArray
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class JobEnds:
     _flight: Any
     _in_flight: int
     _sweeping: bool
+    _chunk_lock: Any
+    _chunk_cancels: dict[str, Any]
 
     def _describe_one(self, job_id: str) -> Optional[dict[str, Any]]:
         try:
@@ -38,19 +41,32 @@ class JobEnds:
             return None
         return jobs[0] if jobs else None
 
+    @staticmethod
+    def _tasks_of(submitted: Submitted) -> list[Submitted]:
+        """A job's tasks: itself, or the tasks of a chunk (several tasks in one job: each is
+        reported on its own, under the chunk's job; one that answered keeps its answer)."""
+        if not isinstance(submitted, ChunkSubmitted):
+            return [submitted]
+        for task in submitted.tasks:
+            task.job_id = submitted.job_id
+        return list(submitted.tasks)
+
     def _job_failed(self, job: dict[str, Any], submitted: Submitted) -> None:
-        submitted.pending_report = self.reports.failed(job, submitted)
+        for task in self._tasks_of(submitted):
+            task.pending_report = self.reports.failed(job, task)
 
     def _job_succeeded(self, job: dict[str, Any], submitted: Submitted) -> None:
-        submitted.last_job = job
-        if self.results != "exchange":
-            # The worker posted before it exited; a late report is ignored if it did.
-            self.watcher.later(self.result_grace_seconds, lambda: self.reports.silent(submitted))
+        for task in self._tasks_of(submitted):
+            task.last_job = job
+            if self.results != "exchange":
+                # The worker posted before it exited; a late report is ignored if it did.
+                self.watcher.later(self.result_grace_seconds, lambda task=task: self.reports.silent(task))
 
     def _job_unknown(self, job_id: str, submitted: Submitted) -> None:
-        submitted.last_job = {"jobId": submitted.job_id or job_id, "status": None}
-        if self.results != "exchange":
-            self.reports.silent(submitted)
+        for task in self._tasks_of(submitted):
+            task.last_job = {"jobId": task.job_id or job_id, "status": None}
+            if self.results != "exchange":
+                self.reports.silent(task)
 
     def _job_runnable(self, job: dict[str, Any], waited: float, target: Any) -> None:
         self.reports.runnable(job, waited, target, self._terminate_now)
@@ -62,6 +78,16 @@ class JobEnds:
             log.warning("could not terminate stalled job %s", job_id, exc_info=True)
 
     def _job_ended(self, submitted: Submitted) -> None:
+        if isinstance(submitted, ChunkSubmitted):
+            for task in self._tasks_of(submitted):
+                self._job_ended(task)
+            with self._chunk_lock:
+                for task_job_id in submitted.task_job_ids:
+                    self._chunk_cancels.pop(task_job_id, None)
+            if self.exchange is not None:
+                self.exchange.delete_many([key for key in (submitted.cancel_key if submitted.cancelled else None,
+                                                           submitted.pack_key) if key])
+            return
         if self.poller is not None and self.results == "exchange":
             # Its last events may still be in the bucket: one more sweep, then a held failure or
             # a no-result error if no final event came.
@@ -73,7 +99,7 @@ class JobEnds:
         if array.pack_key is not None and self.exchange is not None:
             self.exchange.delete(array.pack_key)
         if self.results != "exchange":
-            silent = [child for child in array.children.values() if not child.reported]
+            silent = [task for child in array.children.values() for task in self._tasks_of(child) if not task.reported]
             self.watcher.later(self.result_grace_seconds, lambda: self._report_silent_children(silent))
 
     def _report_silent_children(self, children: list[Submitted]) -> None:

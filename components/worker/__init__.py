@@ -6,6 +6,8 @@
   for the job's container overrides). It is fetched with the job role's credentials.
 - `WOVE_BATCH_PAYLOAD_PACK_URI` (an array job's child) names the pack of all its siblings'
   payloads: the child reads entry `AWS_BATCH_JOB_ARRAY_INDEX` with two ranged GETs.
+- `WOVE_BATCH_TASKS_PER_CHILD` with a pack: this job runs several of the pack's tasks, one
+  after another (chunk.py).
 - `WOVE_BATCH_RESULTS_URI` (exchange mode) makes the worker write each event to the bucket,
   `<prefix><n>-<type>.json` (`{index}` in it: the child's array index), holding exactly the body it would POST, instead of posting it to
   the callback URL: the submitter's poller hands it to Wove's callback server.
@@ -20,8 +22,7 @@ the job FAILED and the submitter's watcher sees it in any mode.
 
 from __future__ import annotations
 
-import io
-import json
+import asyncio
 import os
 import random
 import sys
@@ -31,7 +32,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Callable, Mapping, Optional
 
-from .. import protocol
+from .. import protocol, transfer
 from ..aws.limits import ARRAY_SIZE_MAX
 from ..spec import describe
 from . import wove_protocol
@@ -87,19 +88,50 @@ def resolve_template(uri: str, environ: Mapping[str, str]) -> str:
 class ExchangeSink:
     """Writes the worker's events to the exchange bucket, in order, instead of posting them."""
 
-    def __init__(self, s3: Any, results_uri: str) -> None:
+    def __init__(self, s3: Any, results_uri: str, max_result_bytes: Optional[int] = None) -> None:
         self.s3 = s3
         self.bucket, self.prefix = protocol.split_s3_uri(results_uri)
+        self.max_result_bytes = max_result_bytes
         self._sequence = 0
         self._lock = threading.Lock()
 
-    def write(self, frame_type: str, body: bytes) -> None:
-        """Write one event's body (a reporting.Deliver)."""
+    def prepare(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """The Reporter's encoder in exchange mode: the frame itself, once its pickled fields are
+        known to pickle (counted, not kept: raises what pickling raises) and a result over the
+        user's limit is replaced by the task's TaskTooLargeError, before anything is uploaded."""
+        sizes = transfer.pickled_sizes(frame)
+        limit = self.max_result_bytes
+        if limit is None or frame.get("type") != wove_protocol.RESULT or sizes.get("result", 0) <= limit:
+            return frame
+        error = transfer.TaskTooLargeError(
+            f"task {frame.get('task_id')!r}: its result pickles to more than {protocol.MAX_RESULT_BYTES_VARIABLE}="
+            f"{limit} bytes; nothing was uploaded (raise the environment's max_task_bytes, or return less)"
+        )
+        return {"type": wove_protocol.ERROR, "run_id": frame.get("run_id"), "task_id": frame.get("task_id"),
+                "exception": error, "error": {"type": "TaskTooLargeError", "message": str(error), "source": "wove_batch"}}
+
+    def write(self, frame_type: str, frame: dict[str, Any]) -> None:
+        """Write one prepared event (a reporting.Deliver): streamed, pickled into a multipart
+        upload part by part, never held whole (transfer.py)."""
         with self._lock:
             self._sequence += 1
             key = protocol.event_key(self.prefix, self._sequence, frame_type)
-        # Managed transfer: multipart above its threshold, so a result of any size fits.
-        self.s3.upload_fileobj(io.BytesIO(body), self.bucket, key)
+        transfer.write_frame(self.s3, self.bucket, key, frame)
+
+    def post(self, callback_url: str, frame: dict[str, Any], *, timeout: Optional[float] = None) -> None:
+        """One frame, prepared and written (wove.backend.post_event's signature)."""
+        del callback_url, timeout  # exchange mode: the submitter cannot be reached
+        prepared = self.prepare(frame)
+        self.write(str(prepared.get("type", "event")), prepared)
+
+
+def max_result_bytes(environ: Mapping[str, str]) -> Optional[int]:
+    value = environ.get(protocol.MAX_RESULT_BYTES_VARIABLE)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise SystemExit(f"{protocol.MAX_RESULT_BYTES_VARIABLE} is {describe(value)}, not a number of bytes")
+    return int(value)
 
 
 def _get(s3: Any, uri: str, what: str, **range_: str) -> bytes:
@@ -149,10 +181,20 @@ def post_body(callback_url: str, body: bytes, *, timeout: Optional[float] = None
         response.read()
 
 
-def callback_route(callback_url: str) -> Callable[[str, bytes], None]:
+def callback_route(callback_url: str) -> Callable[[str, Any], None]:
     """Callback mode's reporting.Deliver: POST, again after a connection error."""
     post = post_with_retries(post_body)
     return lambda frame_type, body: post(callback_url, body, timeout=CALLBACK_TIMEOUT)
+
+
+def reporter_for(payload: dict[str, Any], sink: Optional[ExchangeSink]) -> Reporter:
+    """The task's Reporter: events streamed to the bucket (exchange mode) or POSTed (callback)."""
+    if sink is not None:
+        route, encode = sink.write, sink.prepare
+    else:
+        route, encode = callback_route(payload["callback_url"]), wove_protocol.encode_frame
+    return Reporter(route, payload["run_id"], payload["task_id"], wove_protocol.heartbeat_seconds(payload),
+                    encode=encode)
 
 
 def variable_problems(environ: Mapping[str, str], inline: bool) -> tuple[list[str], list[str]]:
@@ -221,7 +263,13 @@ def main(
             clients.append((s3_factory or _default_s3)())
         return clients[0]
 
-    sink = ExchangeSink(s3(), resolve_template(str(results), environ)) if results else None
+    if environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE) and environ.get(protocol.TASKS_PER_CHILD_VARIABLE):
+        from .chunk import run_chunk  # several tasks in this job
+
+        limit = max_result_bytes(environ)
+        return run_chunk(environ, s3(), lambda uri: ExchangeSink(s3(), uri, limit), on_start)
+    sink = (ExchangeSink(s3(), resolve_template(str(results), environ), max_result_bytes(environ))
+            if results else None)
     try:
         if payload_problems:
             raise PayloadUnavailableError("\n".join(payload_problems))
@@ -229,11 +277,10 @@ def main(
     except PayloadUnavailableError as exc:
         if sink is not None:  # the run id is in the payload: the poller fills in whose error this is
             frame = wove_protocol.error_frame("", "", exc)
-            sink.write(wove_protocol.ERROR, wove_protocol.encode_frame({k: v for k, v in frame.items() if k not in ("run_id", "task_id")}))
+            sink.write(wove_protocol.ERROR, {k: v for k, v in frame.items() if k not in ("run_id", "task_id")})
         raise SystemExit(str(exc)) from None
 
-    route = sink.write if sink is not None else callback_route(payload["callback_url"])
-    reporter = Reporter(route, payload["run_id"], payload["task_id"], wove_protocol.heartbeat_seconds(payload))
+    reporter = reporter_for(payload, sink)
     if on_start is not None:
         on_start(reporter)
     try:

@@ -83,7 +83,7 @@ def _main(argv: list[str], started: list[Reporter]) -> int:
 def _terminate(started: list[Reporter]) -> None:
     print("SIGTERM: the job is being stopped; reporting the task cancelled", file=sys.stderr, flush=True)
     if started:
-        reporting = threading.Thread(target=started[0].cancel, daemon=True)
+        reporting = threading.Thread(target=started[-1].cancel, daemon=True)  # the task running now
         reporting.start()
         reporting.join(CANCEL_REPORT_SECONDS)
     finish(EXIT_TERMINATED)

@@ -26,7 +26,8 @@ from . import wove_protocol as wp
 HEARTBEAT_SHARE = 3
 MIN_HEARTBEAT_PERIOD = 0.1  # seconds: a tiny interval must not become a storm of POSTs or S3 PUTs
 
-Deliver = Callable[[str, bytes], None]  # deliver(frame_type, body): raises when it could not
+Deliver = Callable[[str, Any], None]  # deliver(frame_type, encoded): raises when it could not
+Encode = Callable[[dict[str, Any]], Any]  # what deliver takes: the POST body, or the frame to stream
 
 
 class WorkerFailure(RuntimeError):
@@ -47,8 +48,10 @@ def heartbeat_period(interval: float) -> float:
 class Reporter:
     """Sends one task's frames through `deliver`; see the module's docstring."""
 
-    def __init__(self, deliver: Deliver, run_id: str, task_id: str, heartbeat_seconds: Optional[float] = None) -> None:
+    def __init__(self, deliver: Deliver, run_id: str, task_id: str, heartbeat_seconds: Optional[float] = None,
+                 *, encode: Encode = wp.encode_frame) -> None:
         self._deliver = deliver
+        self._encode_frame = encode
         self.run_id, self.task_id = run_id, task_id
         self.heartbeat_seconds = heartbeat_seconds
         self.terminal: Optional[str] = None
@@ -96,9 +99,9 @@ class Reporter:
     def stop(self) -> None:
         self._stop.set()
 
-    def _encode(self, frame: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    def _encode(self, frame: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         try:
-            return wp.encode_frame(frame), frame
+            return self._encode_frame(frame), frame
         except Exception as exc:  # noqa: BLE001 - pickling raises anything the object's class raises
             if frame.get("type") == wp.RESULT:
                 message = f"the task's result could not be pickled ({cause(exc)})"
@@ -110,12 +113,12 @@ class Reporter:
                 replacement = {**frame, "exception": WorkerFailure(
                     f"the task raised {raised}, which could not be pickled ({cause(exc)})")}
                 try:
-                    return wp.encode_frame(replacement), replacement
+                    return self._encode_frame(replacement), replacement
                 except Exception:  # noqa: BLE001 - its error details too: keep only the exception
                     replacement.pop("error", None)
             else:
                 raise
-            return wp.encode_frame(replacement), replacement
+            return self._encode_frame(replacement), replacement
 
     def _report_undelivered(self, kind: str, exc: BaseException) -> None:
         noun = {wp.RESULT: "result", wp.ERROR: "error", wp.CANCELLED: "cancellation"}[kind]
@@ -124,7 +127,7 @@ class Reporter:
         if kind == wp.RESULT:
             fallback = wp.error_frame(self.run_id, self.task_id, WorkerFailure(message))
             try:
-                self._deliver(wp.ERROR, wp.encode_frame(fallback))
+                self._deliver(wp.ERROR, self._encode_frame(fallback))
             except Exception as second:  # noqa: BLE001 - nothing else to try: the job fails
                 self.failure = f"{message}; nor could that error ({cause(second)})"
         self._finish(kind)

@@ -9,6 +9,7 @@ that changes one fails there, loudly, instead of in a Batch job.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextvars
@@ -110,14 +111,22 @@ def _routed_post_event(callback_url: str, frame_: dict[str, Any], *, timeout: Op
     return (post or _WOVE_POST)(callback_url, frame_, timeout=timeout)
 
 
-def run_payload(payload: dict[str, Any], post: Post) -> Any:
-    """Wove's own run_backend_payload (task_started, the task, its terminal frame), with every
-    frame it posts handed to `post` instead."""
+def run_payload(payload: dict[str, Any], post: Post) -> None:
+    """Wove's own run_backend_payload_async (task_started, the task, its terminal frame) in an
+    event loop of its own, with every frame it posts handed to `post` instead."""
     with _install_lock:
         if _backend.post_event is not _routed_post_event:
             _backend.post_event = _routed_post_event
     token = _route.set(post)
     try:
-        return _backend.run_backend_payload(payload)
+        asyncio.run(_run_without_result(payload))
     finally:
         _route.reset(token)
+
+
+async def _run_without_result(payload: dict[str, Any]) -> None:
+    """Wove's run_backend_payload_async, as Wove's run_backend_payload runs it, but the task's
+    result is not the result of asyncio.run's main task: Python 3.11's asyncio.run formats that
+    task's repr (SIGINT handler check in `signal.getsignal`), which for a 100 MB bytes result is
+    a 400 MB string (measured: benchmarks/transfer_memory.py)."""
+    await _backend.run_backend_payload_async(payload)
