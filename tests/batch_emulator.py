@@ -17,14 +17,11 @@ environment.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,11 +30,12 @@ from typing import Any, Callable, Optional
 
 import boto3
 
+from wove_batch.local.credentials import CredentialsEndpoint
+from wove_batch.local.moto_server import CREDENTIALS, MotoServer as LocalMotoServer, free_port
 from wove_batch.protocol import ARRAY_INDEX_VARIABLE, PAYLOAD_PACK_URI_VARIABLE, TASKS_PER_CHILD_VARIABLE
 from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, Plan
 
 REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
 # Where the Batch API differs from the provider's inputs, or moto needs what AWS infers.
@@ -91,145 +89,20 @@ def submitter_address() -> str:
     return address
 
 
-def free_port(consecutive: int = 1) -> int:
-    """A loopback port with `consecutive - 1` free ports after it."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port + consecutive > 65535:
-            continue
-        try:
-            sockets = []
-            for offset in range(consecutive):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("0.0.0.0", port + offset))
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free ports")
-
-
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """A certificate for localhost and 127.0.0.1 (and its key), valid for a day."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "moto.crt", folder / "moto.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    cert_path.chmod(0o644)
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
-class MotoServer:
-    """moto's server on 127.0.0.1, in strict (default) Batch mode, over TLS: the exchange
-    bucket's policy refuses plain HTTP, and moto enforces bucket policies."""
+class MotoServer(LocalMotoServer):
+    """The local backend's moto server (wove_batch.local), launched with the compute
+    environment's reporting route (moto_job_control.py) that the harness tells job ends by."""
 
     def __init__(self, log_path: Path) -> None:
-        self.port = free_port()
-        self.endpoint = f"https://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        # Jobs read the certificate as whatever user they run as (the image's is 10001).
-        certificates = log_path.parent / "certificates"
-        certificates.mkdir(mode=0o755)
-        certificates.chmod(0o755)
-        self.certificate, self._key = self_signed_certificate(certificates)
-        self.process: Optional[subprocess.Popen[bytes]] = None
+        super().__init__(log_path, REGION)
 
-    def _open(self, request: Any) -> Any:
-        import ssl
-
-        return urllib.request.urlopen(request, timeout=10, context=ssl.create_default_context(cafile=str(self.certificate)))
-
-    def start(self) -> None:
-        # moto's server with the compute environment's reporting route (moto_job_control.py).
-        executable = [sys.executable, str(Path(__file__).with_name("moto_job_control.py"))]
-        log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [*executable, "-H", "127.0.0.1", "-p", str(self.port), "-c", str(self.certificate), "-k", str(self._key)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            # AWS's managed policies exist in every account; moto loads them only when asked.
-            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"moto_server exited: {self.log_path.read_text()}")
-            try:
-                self._open(f"{self.endpoint}/moto-api/").read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("moto_server did not start in 30 s")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        pid = self.process.pid
-        os.killpg(pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def _post(self, path: str, body: Optional[dict] = None) -> None:
-        data = json.dumps(body).encode() if body is not None else b""
-        self._open(urllib.request.Request(f"{self.endpoint}{path}", data=data, method="POST")).read()
-
-    def reset(self) -> None:
-        # moto's reset joins each unfinished job's thread for 0.2 s; held jobs never finish, so
-        # hundreds of them (array children) would take minutes. Let them end first.
-        self.let_moto_run_jobs()
-        time.sleep(1.5)  # each job thread looks at its status every 0.5 s
-        self._post("/moto-api/reset")
-        self.let_moto_run_jobs()
-
-    def hold_jobs(self) -> None:
-        """Keep submitted jobs SUBMITTED in moto: the harness, not moto, plays the compute
-        environment (moto would try to run them in Docker, fail, and mark them FAILED)."""
-        self._post("/moto-api/state-manager/set-transition",
-                   {"model_name": "batch::job", "transition": {"progression": "time", "seconds": 3600}})
-
-    def let_moto_run_jobs(self) -> None:
-        """moto's default: a job moves on at once, and without Docker it ends FAILED."""
-        self._post("/moto-api/state-manager/set-transition",
-                   {"model_name": "batch::job", "transition": {"progression": "manual", "times": 1}})
+    def launcher(self) -> list[str]:
+        return [sys.executable, str(Path(__file__).with_name("moto_job_control.py"))]
 
     def report_job(self, job_id: str, status: str, **details: Any) -> None:
         """What the ECS agent tells Batch of a job (moto_job_control.py): RUNNABLE, RUNNING,
         SUCCEEDED, FAILED (with exit_code, reason, log_stream_name), or FORGET."""
         self._post("/_harness/batch-job", {"job_id": job_id, "status": status, **details})
-
-    def client(self, service: str, **options: Any) -> Any:
-        options.setdefault("region_name", REGION)
-        return boto3.client(service, endpoint_url=self.endpoint, verify=str(self.certificate), **CREDENTIALS, **options)
 
 
 @dataclass
@@ -431,48 +304,6 @@ def deploy(plan: Plan, moto: MotoServer, requests: Optional[list[ApiRequest]] = 
             )
             created.job_definitions[resource.name] = name
     return created
-
-
-class CredentialsEndpoint:
-    """The ECS agent's task credentials endpoint, as a job sees it: the job role's temporary
-    credentials at AWS_CONTAINER_CREDENTIALS_FULL_URI. Jobs get no other credentials and
-    instance metadata is off for them, so every AWS call a job makes proves it ran as its role."""
-
-    def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        endpoint = self
-        self.requests: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                endpoint.requests.append(self.path)
-                expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
-                body = json.dumps({"AccessKeyId": CREDENTIALS["aws_access_key_id"],
-                                   "SecretAccessKey": CREDENTIALS["aws_secret_access_key"],
-                                   "Token": "job-role-session", "Expiration": expiration}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def uri_for(self, role_arn: str) -> str:
-        return f"http://localhost:{self.port}/v2/credentials/{role_arn.rsplit('/', 1)[-1]}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @dataclass

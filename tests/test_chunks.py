@@ -16,6 +16,7 @@ from test_e2e import environments, moto, stack  # noqa: F401 - the e2e stack's f
 from wove_batch import protocol
 from wove_batch.client import BatchJobFailedError, chunks
 from wove_batch.client.chunks import check_tasks_per_job, tasks_per_child
+from wove_batch.client.reports import TaskReports
 from wove_batch.tools.plan import Plan
 from wove_batch.worker.chunk import chunk_tasks
 
@@ -88,10 +89,15 @@ def test_a_child_killed_mid_chunk_fails_exactly_its_unfinished_tasks(
     them fails; of child 1's, 5 and 6 had answered and keep their results; 7, 8, 9 fail."""
     import wove_demo_tasks
 
-    failed: list[str] = []
-    unfinished = chunks.unfinished
-    monkeypatch.setattr(chunks, "unfinished", lambda chunk, poller: [
-        failed.append(task.slot.rsplit("/", 1)[1]) or task for task in unfinished(chunk, poller)])
+    failed: list[str] = []  # the tasks the client reported failed (by their index in the map)
+    send = TaskReports.send
+
+    def recorded(self: TaskReports, submitted: Any, frame_type: str, error: Any = None) -> None:
+        if frame_type == "task_error":
+            failed.append(submitted.slot.rsplit("/", 1)[1])
+        send(self, submitted, frame_type, error)
+
+    monkeypatch.setattr(TaskReports, "send", recorded)
     with JobRunner(moto, list(stack.outputs["job_queues"].values()), worker_venv / "bin", app_dir) as jobs:
         finisher = finish_after(jobs, moto, 2, timeout=120)
         with wove.weave() as w:

@@ -112,7 +112,7 @@ def test_application_policy_holds_exactly_what_a_submitter_needs() -> None:
             {"Sid": "ListResults", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET_ARN,
              "Condition": {"StringLike": {"s3:prefix": "results/*"}}},
             # Failure reports quote the job's last log lines: the cluster's log group only.
-            {"Sid": "ReadJobLogs", "Effect": "Allow", "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"],
+            {"Sid": "ReadJobLogs", "Effect": "Allow", "Action": "logs:GetLogEvents",
              "Resource": [LOG_GROUP_ARN, f"{LOG_GROUP_ARN}:*"]},
         ],
     }

@@ -107,6 +107,24 @@ def test_secrets_are_readable_by_the_execution_role_and_nothing_else() -> None:
     assert not any("ssm:" in json.dumps(s["Action"]) for s in statements)
 
 
+def test_aws_owned_parameters_are_granted_as_aws_names_them() -> None:
+    """A public parameter's ARN has no account; a Secrets Manager reference through Parameter
+    Store also needs the secret itself (its ARN ends in `-` and six characters AWS picks)."""
+    secrets = {"AMI": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+               "DB": "/aws/reference/secretsmanager/db-creds", "TEAM": "/team/token"}
+    plan = plan_of({**MINIMAL, "job_definitions": {"worker": {"vcpus": 1, "memory": 2048, "secrets": secrets}}})
+    statements = json.loads(plan.named("wove-test-execution-role-policy").inputs["policy"])["Statement"]
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    assert by_sid["ReadJobSecrets"] == {"Sid": "ReadJobSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                        "Resource": [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-creds-??????"]}
+    assert by_sid["ReadJobParameters"] == {"Sid": "ReadJobParameters", "Effect": "Allow", "Action": "ssm:GetParameters",
+                                           "Resource": [
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/aws/reference/secretsmanager/db-creds",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/team/token",
+        f"arn:aws:ssm:{REGION}::parameter/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    ]}
+
+
 def test_logs_go_to_one_group_with_retention_and_a_prefix_per_definition() -> None:
     plan = plan_of(SPOT_CLUSTER)
     assert plan.named("wove-test-logs").inputs["retentionInDays"] == 90
@@ -167,6 +185,9 @@ def test_no_wildcard_actions_or_resources_in_any_policy_the_component_writes(dev
                         assert actions in (["ecr:GetAuthorizationToken"], ["batch:DescribeJobs", "batch:ListJobs"]), where
                     elif resource.endswith(":*") and ":job-definition/" in resource:
                         # any revision of one of this cluster's job definitions
+                        assert "*" not in resource[:-1], (where, resource)
+                    elif resource.endswith(":*") and ":log-group:" in resource:
+                        # the streams of one named log group (GetLogEvents for failure reports)
                         assert "*" not in resource[:-1], (where, resource)
                     elif "*" in resource:
                         # a name suffix after a fixed prefix: log streams (task ids), exchange

@@ -543,3 +543,25 @@ def test_reports_go_to_the_callback_servers_own_address() -> None:
     assert local_url("http://10.0.1.5:8788/wove/events/abc", 8788, "10.0.1.5") == "http://10.0.1.5:8788/wove/events/abc"
     # Exchange environments: Wove's server is on 127.0.0.1 and the payload's URL names it.
     assert local_url("http://127.0.0.1:40123/wove/events/abc", None) == "http://127.0.0.1:40123/wove/events/abc"
+
+
+def test_reports_stop_going_to_a_weave_whose_server_is_gone() -> None:
+    """After an interrupt Wove's callback server stops while the watcher still reports hundreds
+    of cancelled children: one failed POST marks the weave gone, so the rest are not sent (each
+    could wait POST_TIMEOUT_SECONDS, and the process would not end)."""
+    from wove_batch.client.reports import TaskReports
+    from wove_batch.client.watcher import Submitted
+
+    posted: list[str] = []
+
+    def post(url: str, frame: dict[str, Any]) -> None:
+        posted.append(url)
+        if url.endswith("/gone"):
+            raise ConnectionRefusedError("connection refused")
+
+    reports = TaskReports(post, lambda job_id: None, log_source=None, results="callback", result_grace_seconds=0,
+                          stall_log_seconds=60, runnable_timeout_seconds=None)
+    for url in ("http://127.0.0.1:1/gone", "http://127.0.0.1:1/gone", "http://127.0.0.1:2/live", "http://127.0.0.1:2/live"):
+        reports.send(Submitted({"run_id": "r", "task_id": "t", "callback_url": url}, "job", "slot", None),
+                     "task_cancelled")
+    assert posted == ["http://127.0.0.1:1/gone", "http://127.0.0.1:2/live", "http://127.0.0.1:2/live"]

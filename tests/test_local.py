@@ -127,8 +127,13 @@ def test_a_task_that_dies_fails_its_job_after_the_definitions_attempts(configure
     with pytest.raises(BatchJobFailedError) as raised:
         w.result.dies
     (job,) = configured.new_jobs()
+    group = configured.outputs["wove_environments"]["batch"]["wove_batch"]["log_group"]
     assert re.fullmatch(rf"AWS Batch job wove-dies-[0-9a-f]+ \({job.job_id}\) of task 'dies' FAILED: "
-                        r"Essential container in task exited \(exit code 3\)", str(raised.value)), str(raised.value)
+                        r"Essential container in task exited \(exit code 3\)\n"
+                        r"attempts: 2 \(0 Spot reclaims\)\n"
+                        rf"log stream: {re.escape(group)}/small/default/[0-9a-f]{{32}}\n"
+                        rf"console: https://us-east-1\.console\.aws\.amazon\.com/batch/home\?region=us-east-1#jobs/detail/{job.job_id}\n"
+                        r"last log lines \(20 at most\):\n  \(the log stream is empty\)", str(raised.value)), str(raised.value)
     assert job.status == "FAILED" and job.status_reason == "Essential container in task exited"
     assert [a["container"]["exitCode"] for a in job.attempts] == [3, 3]
     streams = [a["container"]["logStreamName"] for a in job.attempts]

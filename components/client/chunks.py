@@ -8,7 +8,9 @@ own Wove task: its own result, error and heartbeat (its own frames), and its own
 (`<child id>#<task index>`), so that Wove cancels one task, not its siblings: the submitter
 lists it in the child's cancel object (protocol.cancel_key), which the worker reads before
 its tasks (worker/chunk.py Cancellations).
-A child Batch marks FAILED fails only its tasks that had not answered (unfinished()).
+A child Batch marks FAILED fails only its tasks that had not answered: each task's failure is
+held until the poller's last sweep of its results and sent only if no final event came
+(job_ends.py).
 """
 
 from __future__ import annotations
@@ -55,14 +57,3 @@ class ChunkSubmitted(Submitted):
     lock: threading.Lock = field(default_factory=threading.Lock)  # one PUT of the object at a time
     task_job_ids: list[str] = field(default_factory=list)  # the tasks' submission ids
     pack_key: Optional[str] = None  # a plain job's own pack (an array's is the array's)
-
-
-def unfinished(chunk: ChunkSubmitted, poller: Any) -> list[Submitted]:
-    """The chunk's tasks that had not answered. With exchange results (a poller) one round
-    delivers whatever the job wrote before it died; a task whose final event was delivered is
-    no longer expected. Without, every task: Wove keeps a task's first frame, so the error
-    reaches only those whose worker did not answer."""
-    if poller is None:
-        return list(chunk.tasks)
-    poller.poll_once()
-    return [task for task in chunk.tasks if poller.expects(task.slot)]

@@ -41,6 +41,9 @@ class TaskReports:
         self.runnable_timeout_seconds = runnable_timeout_seconds
         self.cancelled: set[str] = set()  # job ids Wove cancelled
         self._told: dict[str, str] = {}  # job id -> the RUNNABLE reason last logged
+        # Callback URLs a report could not reach: the weave is gone (its server stopped), so the
+        # rest of its reports are not sent, each of which could wait POST_TIMEOUT_SECONDS.
+        self._gone: set[str] = set()
         self._lock = threading.Lock()
 
     def cancelling(self, job_id: str) -> None:
@@ -59,10 +62,16 @@ class TaskReports:
             frame.update(exception=error, error={"type": type(error).__name__, "message": str(error),
                                                  "source": "aws_batch"})
         submitted.reported = True
+        url = task["callback_url"]
+        with self._lock:
+            if url in self._gone:
+                return
         try:
-            self._post(task["callback_url"], frame)
+            self._post(url, frame)
         except Exception:  # noqa: BLE001 - the weave is gone: nobody to tell
-            log.info("could not report job %s to %s", submitted.job_id, task["callback_url"], exc_info=True)
+            log.info("could not report job %s to %s; no more reports go there", submitted.job_id, url, exc_info=True)
+            with self._lock:
+                self._gone.add(url)
 
     def failed(self, job: dict[str, Any], submitted: Submitted) -> Optional[Callable[[], None]]:
         """The report of a FAILED job: sent now, or (exchange) returned to send after the sweep."""

@@ -106,7 +106,8 @@ class LocalCluster:
         self.outputs = local_outputs(self.plan.outputs, self.results)
         self.wove_environments = wove_environments(
             self.outputs, client_factory=lambda **options: self.batch_client(**options),
-            s3_factory=lambda **options: self.moto.client("s3", **options), **self.helper_options)
+            s3_factory=lambda **options: self.moto.client("s3", **options),
+            logs_factory=lambda **options: self.moto.client("logs", **options), **self.helper_options)
 
     def batch_client(self, **options: Any) -> Any:
         """A Batch client of this cluster (what the helper's environments use)."""

@@ -191,6 +191,8 @@ def _security_group(ctx: _Context, r: PlannedResource) -> None:
 def _repository(ctx: _Context, r: PlannedResource) -> None:
     ctx.ecr.create_repository(
         repositoryName=r.state.get("name"), imageTagMutability=r.inputs["imageTagMutability"],
+        **({"imageTagMutabilityExclusionFilters": r.inputs["imageTagMutabilityExclusionFilters"]}
+           if r.inputs.get("imageTagMutabilityExclusionFilters") else {}),
         imageScanningConfiguration=r.inputs["imageScanningConfiguration"],
         encryptionConfiguration={"encryptionType": r.inputs["encryptionConfigurations"][0]["encryptionType"]})
 
@@ -215,6 +217,7 @@ def _launch_template(ctx: _Context, r: PlannedResource) -> None:
         "MetadataOptions": {"HttpEndpoint": metadata["httpEndpoint"], "HttpTokens": metadata["httpTokens"],
                             "HttpPutResponseHopLimit": metadata["httpPutResponseHopLimit"]},
         "BlockDeviceMappings": devices,
+        **({"UserData": r.inputs["userData"]} if "userData" in r.inputs else {}),
         "TagSpecifications": [{"ResourceType": spec["resourceType"], "Tags": _tag_list(spec["tags"])}
                               for spec in r.inputs["tagSpecifications"]],
     }

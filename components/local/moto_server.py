@@ -98,14 +98,19 @@ class MotoServer:
 
         return urllib.request.urlopen(request, timeout=10, context=ssl.create_default_context(cafile=str(self.certificate)))
 
-    def start(self) -> None:
+    def launcher(self) -> list[str]:
+        """The command that starts moto's server (its arguments follow)."""
         executable = Path(sys.executable).parent / "moto_server"
         if not executable.exists():
             raise RuntimeError(f"{executable} not found: install the local backend with "
                                "pip install \"wove-batch[local]\" (moto's server)")
+        return [str(executable)]
+
+    def start(self) -> None:
+        command = self.launcher()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [str(executable), "-H", "127.0.0.1", "-p", str(self.port), "-c", str(self.certificate), "-k", str(self._key)],
+                [*command, "-H", "127.0.0.1", "-p", str(self.port), "-c", str(self.certificate), "-k", str(self._key)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

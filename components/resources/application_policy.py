@@ -6,7 +6,7 @@ for them): batch:DescribeJobs and batch:ListJobs. Job ids are only known at run 
 TerminateJob (the only cancellation the helper calls) names this account's and region's jobs
 (`job/*`). A pack of array payloads goes up as a multipart upload: s3:AbortMultipartUpload
 lets a failed one be cleaned up. Failure reports quote a job's last log lines: GetLogEvents
-and FilterLogEvents on the cluster's log group only (its streams: `<group ARN>:*`).
+on the cluster's log group only (its streams: `<group ARN>:*`); nothing filters logs.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def application_policy_document(
         {
             "Sid": "ReadJobLogs",
             "Effect": "Allow",
-            "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"],
+            "Action": "logs:GetLogEvents",
             "Resource": [group, f"{group}:*"],
         },
     ]

@@ -151,14 +151,26 @@ def execution_policy_document(
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def secret_arn(source: str, *, region: str, account: str) -> str:
-    """The ARN IAM needs for a job secret's `valueFrom`: an SSM parameter name becomes its
-    ARN; a Secrets Manager reference loses its `:json-key:version-stage:version-id` tail."""
-    if not source.startswith("arn:"):
-        return f"arn:{partition_of(region)}:ssm:{region}:{account}:parameter/{source.lstrip('/')}"
-    if ":secretsmanager:" in source:
-        return ":".join(source.split(":")[:7])
-    return source
+def secret_arns(source: str, *, region: str, account: str) -> list[str]:
+    """The ARNs IAM needs for a job secret's `valueFrom`. An SSM parameter name becomes its ARN
+    (AWS's public parameters under /aws/service/ have no account in theirs); a parameter under
+    /aws/reference/secretsmanager/ also needs the secret it names (its ARN ends in `-` and six
+    characters AWS picks: `-??????`); a Secrets Manager reference loses its
+    `:json-key:version-stage:version-id` tail.
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/integration-ps-secretsmanager.html
+    https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html"""
+    if source.startswith("arn:"):
+        return [":".join(source.split(":")[:7]) if ":secretsmanager:" in source else source]
+    partition, name = partition_of(region), source.lstrip("/")
+    if name.startswith("aws/service/"):
+        return [f"arn:{partition}:ssm:{region}::parameter/{name}"]
+    arns = [f"arn:{partition}:ssm:{region}:{account}:parameter/{name}"]
+    if name.startswith(REFERENCE_PREFIX):
+        arns.append(f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name[len(REFERENCE_PREFIX):]}-??????")
+    return arns
+
+
+REFERENCE_PREFIX = "aws/reference/secretsmanager/"
 
 
 def create_execution_policy(
@@ -176,7 +188,7 @@ def create_execution_policy(
     document = pulumi.Output.all(pulumi.Output.all(*repository_arns), account, region, log_group.arn).apply(
         lambda values: execution_policy_document(
             [arn for arn in values[0] if arn],
-            [secret_arn(source, region=values[2], account=values[1]) for source in secret_sources],
+            [arn for source in secret_sources for arn in secret_arns(source, region=values[2], account=values[1])],
             values[3],
             stream_prefixes,
         )

@@ -252,6 +252,9 @@ def main(
     results = environ.get(protocol.RESULTS_URI_VARIABLE)
     if not inline and not environ.get(protocol.PAYLOAD_URI_VARIABLE) and not environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE):
         raise SystemExit(MISSING_PAYLOAD)
+    chunked = bool(environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE) and environ.get(protocol.TASKS_PER_CHILD_VARIABLE))
+    if chunked:  # several tasks in this job; a single chunk is a plain job, child 0 (chunk.py)
+        environ = {protocol.ARRAY_INDEX_VARIABLE: "0", **environ}
     payload_problems, results_problems = variable_problems(environ, bool(inline))
     if results_problems:
         raise SystemExit("\n".join(payload_problems + results_problems))
@@ -263,8 +266,8 @@ def main(
             clients.append((s3_factory or _default_s3)())
         return clients[0]
 
-    if environ.get(protocol.PAYLOAD_PACK_URI_VARIABLE) and environ.get(protocol.TASKS_PER_CHILD_VARIABLE):
-        from .chunk import run_chunk  # several tasks in this job
+    if chunked:
+        from .chunk import run_chunk
 
         limit = max_result_bytes(environ)
         return run_chunk(environ, s3(), lambda uri: ExchangeSink(s3(), uri, limit), on_start)
