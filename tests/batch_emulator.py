@@ -31,6 +31,7 @@ from typing import Any, Callable, Optional
 import boto3
 
 from wove_batch.local.credentials import CredentialsEndpoint
+from wove_batch.local.deploy import COMPUTE_RESOURCE_KEYS, TRANSLATIONS as LOCAL_TRANSLATIONS
 from wove_batch.local.moto_server import CREDENTIALS, MotoServer as LocalMotoServer, free_port
 from wove_batch.protocol import ARRAY_INDEX_VARIABLE, PAYLOAD_PACK_URI_VARIABLE, TASKS_PER_CHILD_VARIABLE
 from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, Plan
@@ -38,40 +39,9 @@ from wove_batch.tools.plan import DEFAULT_SUBNET_IDS, DEFAULT_VPC_ID, Plan
 REGION = "us-east-1"
 JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
-# Where the Batch API differs from the provider's inputs, or moto needs what AWS infers.
-TRANSLATIONS = {
-    "serviceRole": "AWS uses the service-linked role AWSServiceRoleForBatch when none is given; "
-    "moto requires one, so its ARN is passed explicitly",
-    "computeEnvironmentOrders": "the provider's list is the API's computeEnvironmentOrder",
-    "subnets/securityGroupIds/vpcId": "the plan's default-VPC lookups are mock answers; moto's own default "
-    "VPC and subnets stand in for them",
-    "containerProperties": "the provider takes a JSON string; the API takes the object",
-    "computeResources": "the provider's minVcpus/maxVcpus/desiredVcpus/ec2Configurations are the API's "
-    "minvCpus/maxvCpus/desiredvCpus/ec2Configuration",
-    "updatePolicy": "CreateComputeEnvironment takes none: set with UpdateComputeEnvironment, as the provider does",
-    "fairSharePolicy": "the provider's fairSharePolicy.shareDistributions is the API's fairsharePolicy.shareDistribution",
-    "retryStrategy": "the provider's retryStrategy.evaluateOnExits is the API's retryStrategy.evaluateOnExit",
-    "network ids": "subnets and security groups a stack names do not exist in moto: each stands for one of moto's "
-    "default subnets, and a security group created for it in the default VPC",
-    "launchTemplate": "the provider's LaunchTemplate inputs become EC2's LaunchTemplateData; the plan's mock id maps to moto's",
-    "bucket policy": "moto accepts the TLS-only policy but evaluates its Deny without the aws:SecureTransport "
-    "condition, refusing every request even over TLS (which the harness uses); it is put, so that moto checks it, "
-    "then removed, and kept in Deployment.bucket_policies",
-    "array jobs": "AWS lists an array job's children only by arrayJobId, and its ECS agent gives each child "
-    "AWS_BATCH_JOB_ARRAY_INDEX; moto lists the children with the queue's jobs too and sets no index, so the "
-    "harness (the compute environment) runs the children, not the parent, and sets the index from the child's "
-    "id `<arrayJobId>:<index>`. moto describes a new parent without arrayProperties until all its children "
-    "exist; a job holding a payload pack and no index is a parent too",
-    "ecr encryption": "the provider's list encryptionConfigurations is the API's one encryptionConfiguration",
-    "s3 bucket settings": "the provider's one resource per bucket setting (public access block, ownership, encryption, "
-    "lifecycle, policy) is one S3 Put*Bucket* call each, with the API's capitalized member names",
-}
-COMPUTE_RESOURCE_KEYS = {
-    "minVcpus": "minvCpus",
-    "maxVcpus": "maxvCpus",
-    "desiredVcpus": "desiredvCpus",
-    "ec2Configurations": "ec2Configuration",
-}
+# Where the Batch API differs from the provider's inputs, or moto needs what AWS infers: the
+# local backend's list, less its job states (this harness tells moto how each job ended).
+TRANSLATIONS = {key: text for key, text in LOCAL_TRANSLATIONS.items() if key != "job states"}
 
 
 def submitter_address() -> str:
